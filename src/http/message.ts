@@ -1,0 +1,250 @@
+/**
+ * Request headers as `http.client.parse_headers` reads them: lines are read with Python's limits
+ * (65,536 bytes a line, 100 lines counting the blank one), decoded as Latin-1 and parsed by the
+ * rules of the `email` package's compat32 parser, into a case-insensitive `HTTPMessage`.
+ */
+
+/** `http.client._MAXLINE`: the longest header line, in bytes, terminator included. */
+export const MAXLINE = 65536;
+/** `http.client._MAXHEADERS`: lines read before giving up, the terminating blank line included. */
+export const MAXHEADERS = 100;
+
+/** `http.client.HTTPException`. */
+export class HTTPException extends Error {
+  override name = "HTTPException";
+}
+
+/** `http.client.LineTooLong`: `str(err)` is `got more than 65536 bytes when reading header line`. */
+export class LineTooLong extends HTTPException {
+  override name = "LineTooLong";
+  constructor(lineType: string) {
+    super(`got more than ${MAXLINE} bytes when reading ${lineType}`);
+  }
+}
+
+/**
+ * `http.client.HTTPMessage`: headers in arrival order, looked up case-insensitively.
+ * `get()` returns the first occurrence, as `email.message.Message` does.
+ */
+export class HTTPMessage implements Iterable<string> {
+  private readonly names: string[] = [];
+  private readonly lowerNames: string[] = [];
+  private readonly fieldValues: string[] = [];
+
+  /** The header's first value, or `failobj` when it is absent. */
+  get(name: string): string | undefined;
+  get<T>(name: string, failobj: T): string | T;
+  get<T>(name: string, failobj?: T): string | T | undefined {
+    const index = this.lowerNames.indexOf(name.toLowerCase());
+    return index < 0 ? failobj : this.fieldValues[index];
+  }
+
+  /** Every value of the header, in order, or `failobj` when there is none. */
+  get_all(name: string): string[] | undefined;
+  get_all<T>(name: string, failobj: T): string[] | T;
+  get_all<T>(name: string, failobj?: T): string[] | T | undefined {
+    const lower = name.toLowerCase();
+    const found: string[] = [];
+    for (let i = 0; i < this.lowerNames.length; i++) {
+      if (this.lowerNames[i] === lower) found.push(this.fieldValues[i]!);
+    }
+    return found.length ? found : failobj;
+  }
+
+  /** `name in message`. */
+  has(name: string): boolean {
+    return this.lowerNames.includes(name.toLowerCase());
+  }
+
+  /** Header names as they were sent, duplicates included. */
+  keys(): string[] {
+    return [...this.names];
+  }
+
+  values(): string[] {
+    return [...this.fieldValues];
+  }
+
+  items(): [string, string][] {
+    return this.names.map((name, i) => [name, this.fieldValues[i]!]);
+  }
+
+  /** `len(message)`: the number of header lines kept. */
+  get length(): number {
+    return this.names.length;
+  }
+
+  [Symbol.iterator](): Iterator<string> {
+    return this.keys()[Symbol.iterator]();
+  }
+
+  /** `Message.set_raw`: appends a header without any processing. */
+  set_raw(name: string, value: string): void {
+    this.names.push(name);
+    this.lowerNames.push(name.toLowerCase());
+    this.fieldValues.push(value);
+  }
+
+  /** `message[name] = value`: appends, as `email.message.Message.__setitem__` does. */
+  add(name: string, value: string): void {
+    this.set_raw(name, value);
+  }
+
+  /** `del message[name]`: removes every occurrence. */
+  delete(name: string): void {
+    const lower = name.toLowerCase();
+    for (let i = this.lowerNames.length - 1; i >= 0; i--) {
+      if (this.lowerNames[i] !== lower) continue;
+      this.names.splice(i, 1);
+      this.lowerNames.splice(i, 1);
+      this.fieldValues.splice(i, 1);
+    }
+  }
+
+  /** `Message.get_content_type()`: the lower-cased `maintype/subtype`, `text/plain` by default. */
+  get_content_type(): string {
+    const value = this.get("content-type");
+    if (value === undefined) return "text/plain";
+    const semicolon = value.indexOf(";");
+    const ctype = (semicolon < 0 ? value : value.slice(0, semicolon)).trim().toLowerCase();
+    return ctype.split("/").length === 2 ? ctype : "text/plain";
+  }
+
+  get_content_maintype(): string {
+    return this.get_content_type().split("/")[0]!;
+  }
+
+  get_content_subtype(): string {
+    return this.get_content_type().split("/")[1]!;
+  }
+
+  /** The header block as `str(message)` shows it (each field `Name: value`, then a blank line). */
+  toString(): string {
+    return this.names.map((name, i) => `${name}: ${this.fieldValues[i]}\n`).join("") + "\n";
+  }
+}
+
+/** What `parse_headers` needs of `rfile`. */
+export interface LineSource {
+  readline(limit?: number): Promise<Buffer>;
+  /** The next line if it is already buffered, else `null` (saves a promise per header line). */
+  readlineIfBuffered?(limit?: number): Buffer | null;
+}
+
+export type MessageFactory<M extends HTTPMessage = HTTPMessage> = new () => M;
+
+/**
+ * `http.client.parse_headers(fp, _class)`: reads header lines up to the blank line (or EOF) and
+ * parses them. Throws `LineTooLong` or `HTTPException` as Python does.
+ */
+export async function parse_headers<M extends HTTPMessage = HTTPMessage>(
+  fp: LineSource,
+  _class?: MessageFactory<M>,
+): Promise<M> {
+  const lines = await readHeaderLines(fp);
+  return parseHeaderLines(lines, (_class ?? HTTPMessage) as MessageFactory<M>);
+}
+
+async function readHeaderLines(fp: LineSource): Promise<string[]> {
+  const lines: string[] = [];
+  for (;;) {
+    const line = fp.readlineIfBuffered?.(MAXLINE + 1) ?? (await fp.readline(MAXLINE + 1));
+    if (line.length > MAXLINE) throw new LineTooLong("header line");
+    lines.push(line.toString("latin1"));
+    if (lines.length > MAXHEADERS) throw new HTTPException(`got more than ${MAXHEADERS} headers`);
+    if (isBlankOrEnd(line)) return lines;
+  }
+}
+
+function isBlankOrEnd(line: Buffer): boolean {
+  return line.length === 0 || (line.length === 1 && line[0] === 0x0a) || (line.length === 2 && line[0] === 0x0d && line[1] === 0x0a);
+}
+
+/** Parses decoded header lines by the compat32 `email` parser's rules. */
+export function parseHeaderLines<M extends HTTPMessage>(httpLines: string[], factory: MessageFactory<M>): M {
+  const message = new factory();
+  const lines = headerSection(splitUniversalNewlines(httpLines));
+  let name = "";
+  let pieces: string[] = [];
+  const flush = () => {
+    if (name) message.set_raw(name, headerValue(pieces));
+    name = "";
+    pieces = [];
+  };
+  for (let lineno = 0; lineno < lines.length; lineno++) {
+    const line = lines[lineno]!;
+    const first = line.charCodeAt(0);
+    if (first === 0x20 || first === 0x09) {
+      // A continuation line folds into the previous header; one at the top is a defect, dropped.
+      if (name) pieces.push(line);
+      continue;
+    }
+    flush();
+    if (line.startsWith("From ")) continue; // a Unix "From " envelope line is never a header
+    const colon = line.indexOf(":");
+    if (colon === 0) continue; // "Missing header name" defect: dropped
+    name = line.slice(0, colon);
+    pieces = [line];
+  }
+  flush();
+  return message;
+}
+
+/**
+ * The email parser reads lines split at `\r\n`, `\r` or `\n`: a bare `\r` inside an HTTP line
+ * starts a new line for it. The common case (no bare `\r`) keeps the lines as they are.
+ */
+function splitUniversalNewlines(httpLines: string[]): string[] {
+  if (httpLines.every(hasNoBareCarriageReturn)) return httpLines;
+  const lines: string[] = [];
+  for (const text of httpLines) {
+    let start = 0;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code === 0x0d && text.charCodeAt(i + 1) === 0x0a) i++;
+      else if (code !== 0x0d && code !== 0x0a) continue;
+      lines.push(text.slice(start, i + 1));
+      start = i + 1;
+    }
+    if (start < text.length) lines.push(text.slice(start));
+  }
+  // The HTTP lines were cut only at `\n`, so a trailing `\r` + next line's `\n` never occur apart.
+  return lines;
+}
+
+function hasNoBareCarriageReturn(line: string): boolean {
+  const cr = line.indexOf("\r");
+  return cr < 0 || (cr === line.length - 2 && line.charCodeAt(cr + 1) === 0x0a);
+}
+
+/** The lines up to the first that is neither a header nor a continuation (`headerRE`). */
+function headerSection(lines: string[]): string[] {
+  for (let i = 0; i < lines.length; i++) {
+    if (!looksLikeHeader(lines[i]!)) return lines.slice(0, i);
+  }
+  return lines;
+}
+
+/** `^(From |[\041-\071\073-\176]*:|[\t ])`: an envelope line, `name:`, or a continuation. */
+function looksLikeHeader(line: string): boolean {
+  const first = line.charCodeAt(0);
+  if (first === 0x20 || first === 0x09 || line.startsWith("From ")) return true;
+  for (let i = 0; i < line.length; i++) {
+    const code = line.charCodeAt(i);
+    if (code === 0x3a) return true;
+    if (code < 0x21 || code > 0x7e) return false;
+  }
+  return false;
+}
+
+/** compat32 `header_source_parse`: leading blanks dropped, folds kept, trailing CR/LF dropped. */
+function headerValue(pieces: string[]): string {
+  const first = pieces[0]!;
+  let start = first.indexOf(":") + 1;
+  while (first[start] === " " || first[start] === "\t") start++;
+  let value = first.slice(start);
+  for (let i = 1; i < pieces.length; i++) value += pieces[i];
+  let end = value.length;
+  while (end > 0 && (value[end - 1] === "\r" || value[end - 1] === "\n")) end--;
+  return value.slice(0, end);
+}

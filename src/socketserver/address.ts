@@ -1,0 +1,68 @@
+/**
+ * Addresses as Python's `socket` module shows them: `[host, port]` tuples, address families,
+ * the bind address for `""`, and `socket.getfqdn()`.
+ */
+import { isIP } from "node:net";
+import { hostname } from "node:os";
+import { lookup, lookupService } from "node:dns/promises";
+
+/** `(host, port)`. */
+export type Address = [host: string, port: number];
+
+export const AF_INET = "AF_INET";
+export const AF_INET6 = "AF_INET6";
+export type AddressFamily = typeof AF_INET | typeof AF_INET6;
+
+/** The family an address belongs to: IPv6 for an IPv6 literal, IPv4 otherwise. */
+export function familyOf(host: string): AddressFamily {
+  return isIP(host) === 6 ? AF_INET6 : AF_INET;
+}
+
+/**
+ * The literal address `bind((host, port))` would use: `""` is the wildcard of the family,
+ * a name is resolved in that family (as an `AF_INET` socket resolves `localhost` to IPv4).
+ */
+export async function resolveBindHost(host: string, family: AddressFamily): Promise<string> {
+  if (host === "") return family === AF_INET6 ? "::" : "0.0.0.0";
+  if (isIP(host)) return host;
+  const { address } = await lookup(host, { family: family === AF_INET6 ? 6 : 4 });
+  return address;
+}
+
+/** Python's `repr()` of an address tuple: `('127.0.0.1', 40622)`. */
+export function addressRepr(address: readonly unknown[]): string {
+  const parts = address.map((part) => (typeof part === "string" ? `'${part}'` : String(part)));
+  return `(${parts.join(", ")}${parts.length === 1 ? "," : ""})`;
+}
+
+const FQDN_TIMEOUT_MS = 2000;
+
+/**
+ * `socket.getfqdn(name)`: the wildcard addresses mean this host; the name's reverse lookup is
+ * used when it answers with a name (preferring one with a dot), else the name as given.
+ * A lookup that hangs (no resolver) gives up after two seconds.
+ */
+export async function getfqdn(name = ""): Promise<string> {
+  name = name.trim();
+  if (!name || name === "0.0.0.0" || name === "::") name = hostname();
+  try {
+    const found = await withTimeout(reverseLookup(name), FQDN_TIMEOUT_MS);
+    return found ?? name;
+  } catch {
+    return name;
+  }
+}
+
+async function reverseLookup(name: string): Promise<string | null> {
+  const address = isIP(name) ? name : (await lookup(name)).address;
+  const { hostname: found } = await lookupService(address, 0);
+  return found && !isIP(found) ? found : null;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

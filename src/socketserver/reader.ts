@@ -1,0 +1,212 @@
+/**
+ * `rfile`: an async buffered reader over a socket, with the semantics of Python's
+ * `BufferedReader`: `read(n)` returns n bytes unless the stream ends first, `read()` reads to the end,
+ * `readline(limit)` stops after `\n`, after `limit` bytes, or at the end.
+ *
+ * Bytes are held as the socket delivered them (no copying until a read spans chunks), and the socket
+ * is paused while more than `highWaterMark` bytes wait unread, so a client cannot make the server
+ * buffer without bound: only a read that asks for more resumes it.
+ */
+import type { Duplex } from "node:stream";
+
+const EMPTY = Buffer.alloc(0);
+const NEWLINE = 0x0a;
+
+/** Python's `TimeoutError('timed out')`, raised by reads and writes when `timeout` expires. */
+export class SocketTimeoutError extends Error {
+  override name = "TimeoutError";
+  constructor() {
+    super("timed out");
+  }
+}
+
+export class SocketReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes at the start of the buffer already known to hold no newline. */
+  private scanned = 0;
+  private ended = false;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+  private paused = false;
+  closed = false;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly highWaterMark = 64 * 1024,
+  ) {
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("close", this.onEnd);
+    socket.on("error", this.onError);
+    // Accepted sockets start paused (the accept queue must not read ahead); reading starts here.
+    socket.resume();
+  }
+
+  /** Bytes received and not yet read. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  /** True once the peer has finished sending (or the socket failed) and every byte was read. */
+  get atEnd(): boolean {
+    return this.buffered === 0 && (this.ended || this.failure !== null);
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered > this.highWaterMark && !this.wake) this.pause();
+    this.notify();
+  };
+
+  private readonly onEnd = () => {
+    this.ended = true;
+    this.notify();
+  };
+
+  private readonly onError = (error: Error) => {
+    this.failure ??= error;
+    this.notify();
+  };
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /** Fails pending and later reads with `error` (used for timeouts). */
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.notify();
+  }
+
+  /** Waits until more bytes arrive, the stream ends, or it fails. */
+  private more(): Promise<void> {
+    if (this.failure && this.buffered === 0) return Promise.reject(this.failure);
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private get exhausted(): boolean {
+    return this.ended || this.failure !== null || this.closed;
+  }
+
+  /** Removes and returns the first `n` buffered bytes (`n` ≤ `buffered`). */
+  private take(n: number): Buffer {
+    if (n === 0) return EMPTY;
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length > n) {
+      out = first.subarray(0, n);
+      this.chunks[0] = first.subarray(n);
+    } else if (first.length === n) {
+      out = first;
+      this.chunks.shift();
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const chunk = this.chunks[0]!;
+        const want = n - filled;
+        if (chunk.length <= want) {
+          chunk.copy(out, filled);
+          filled += chunk.length;
+          this.chunks.shift();
+        } else {
+          chunk.copy(out, filled, 0, want);
+          this.chunks[0] = chunk.subarray(want);
+          filled = n;
+        }
+      }
+    }
+    this.buffered -= n;
+    this.scanned = Math.max(0, this.scanned - n);
+    if (this.paused && this.buffered <= this.highWaterMark) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    return out;
+  }
+
+  /** The length of the next line (through `\n`) if buffered within `limit`, else -1. */
+  private lineLength(limit: number): number {
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      const end = offset + chunk.length;
+      if (end > this.scanned) {
+        const from = Math.max(0, this.scanned - offset);
+        const at = chunk.indexOf(NEWLINE, from);
+        if (at >= 0) return Math.min(offset + at + 1, limit);
+      }
+      offset = end;
+      if (offset >= limit) return limit;
+    }
+    this.scanned = this.buffered;
+    return this.buffered >= limit ? limit : -1;
+  }
+
+  /**
+   * The next line if it can be returned without waiting: a full line, `limit` bytes, or what is
+   * left at the end of the stream. `null` means the caller must `await readline()`.
+   */
+  readlineIfBuffered(limit = -1): Buffer | null {
+    const max = limit < 0 ? Infinity : limit;
+    const length = this.lineLength(max);
+    if (length >= 0) return this.take(length);
+    if (this.exhausted && !(this.failure && this.buffered === 0)) return this.take(this.buffered);
+    return null;
+  }
+
+  /** `readline(limit)`: up to and including `\n`, at most `limit` bytes (all if negative). */
+  async readline(limit = -1): Promise<Buffer> {
+    for (;;) {
+      const line = this.readlineIfBuffered(limit);
+      if (line) return line;
+      await this.more();
+    }
+  }
+
+  /** `read(n)`: n bytes, or fewer at the end of the stream; `read()` reads to the end. */
+  async read(n = -1): Promise<Buffer> {
+    if (n < 0) {
+      while (!this.exhausted) await this.more();
+      if (this.failure && this.buffered === 0 && !this.ended) throw this.failure;
+      return this.take(this.buffered);
+    }
+    while (this.buffered < n && !this.exhausted) await this.more();
+    if (this.buffered === 0 && this.failure && !this.ended) throw this.failure;
+    return this.take(Math.min(n, this.buffered));
+  }
+
+  /** `read1(n)`: whatever is buffered (up to n), waiting only if nothing is. */
+  async read1(n = -1): Promise<Buffer> {
+    while (this.buffered === 0 && !this.exhausted) await this.more();
+    if (this.buffered === 0 && this.failure && !this.ended) throw this.failure;
+    return this.take(n < 0 ? this.buffered : Math.min(n, this.buffered));
+  }
+
+  /** Stops listening to the socket; unread bytes are dropped. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.off("data", this.onData);
+    this.socket.off("end", this.onEnd);
+    this.socket.off("close", this.onEnd);
+    this.socket.off("error", this.onError);
+    this.chunks = [];
+    this.buffered = 0;
+    this.notify();
+  }
+}

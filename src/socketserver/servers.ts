@@ -1,0 +1,349 @@
+/**
+ * `socketserver.BaseServer`, `TCPServer`, `ThreadingMixIn` and `ThreadingTCPServer` on `node:net`.
+ *
+ * A `TCPServer` handles one connection at a time in arrival order, as Python's does: connections
+ * that arrive meanwhile wait, paused, in an accept queue. `ThreadingMixIn` handles each connection
+ * as soon as it arrives, concurrently ("threads" are async tasks on the event loop).
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { type Address, type AddressFamily, addressRepr, familyOf, resolveBindHost, AF_INET6 } from "./address.js";
+import type { BaseRequestHandler } from "./handlers.js";
+
+/** A request handler class: `new Handler(request, client_address, server)`. */
+export type RequestHandlerClass<S extends BaseServer = any> = new (
+  request: Socket,
+  client_address: Address,
+  server: S,
+) => BaseRequestHandler<any>;
+
+type Waiter = (gotRequest: boolean) => void;
+
+/** How long a closed connection keeps reading (and discarding) before it is torn down. */
+const LINGER_MS = 2000;
+
+/**
+ * The serving loop, independent of the transport: `serve_forever`, `handle_request`, `shutdown`,
+ * and the per-request hooks Python documents.
+ */
+export abstract class BaseServer {
+  /** Seconds `handle_request()` waits for a connection; `null` waits forever. */
+  timeout: number | null = null;
+  server_address: Address;
+  RequestHandlerClass: RequestHandlerClass;
+
+  /** Settles once the server is bound and listening; rejects with the bind error. */
+  ready: Promise<void> = Promise.resolve();
+
+  _pending: [Socket, Address][] = [];
+  _handlers = new Set<BaseRequestHandler<any>>();
+  _waiter: Waiter | null = null;
+  _shutdownRequested = false;
+  _serving: Promise<void> | null = null;
+  _closed = false;
+
+  constructor(server_address: Address, RequestHandlerClass: RequestHandlerClass) {
+    this.server_address = [server_address[0], server_address[1]];
+    this.RequestHandlerClass = RequestHandlerClass;
+  }
+
+  /** Called by `server_bind`/`server_activate` users; overridden by `TCPServer`. */
+  server_activate(): void | Promise<void> {}
+
+  /**
+   * Handles requests until `shutdown()`; the Promise settles once the loop has stopped.
+   * Every `poll_interval` seconds without a connection, `service_actions()` runs.
+   */
+  serve_forever(poll_interval = 0.5): Promise<void> {
+    const loop = this._serveLoop(poll_interval);
+    this._serving = loop.catch(() => {});
+    return loop;
+  }
+
+  async _serveLoop(poll_interval: number): Promise<void> {
+    try {
+      await this.ready;
+      while (!this._shutdownRequested) {
+        const gotRequest = await this._waitForRequest(poll_interval);
+        if (this._shutdownRequested) break;
+        if (gotRequest) await this._handle_request_noblock();
+        await this.service_actions();
+      }
+    } finally {
+      this._shutdownRequested = false;
+      this._serving = null;
+    }
+  }
+
+  /**
+   * Stops `serve_forever()` and resolves once it has stopped. As in Python, a handler of a
+   * one-connection-at-a-time server must not await this (its own connection keeps the loop busy).
+   */
+  shutdown(): Promise<void> {
+    this._shutdownRequested = true;
+    this._wake(false);
+    return this._serving ?? Promise.resolve();
+  }
+
+  /** Called once per loop iteration of `serve_forever()`; override to do periodic work. */
+  service_actions(): void | Promise<void> {}
+
+  /** Waits for and handles one connection, or calls `handle_timeout()` after `timeout` seconds. */
+  async handle_request(): Promise<void> {
+    await this.ready;
+    const gotRequest = await this._waitForRequest(this.timeout);
+    if (!gotRequest) return this.handle_timeout();
+    return this._handle_request_noblock();
+  }
+
+  /** Called when `handle_request()` waited `timeout` seconds for nothing. */
+  handle_timeout(): void | Promise<void> {}
+
+  /** Return false to refuse a connection before it is handled. */
+  verify_request(_request: Socket, _client_address: Address): boolean | Promise<boolean> {
+    return true;
+  }
+
+  async _handle_request_noblock(): Promise<void> {
+    const next = this._pending.shift();
+    if (!next) return;
+    const [request, client_address] = next;
+    try {
+      if (await this.verify_request(request, client_address)) {
+        await this.process_request(request, client_address);
+      } else {
+        this.shutdown_request(request);
+      }
+    } catch (error) {
+      this.handle_error(request, client_address, error);
+      this.shutdown_request(request);
+    }
+  }
+
+  /** Handles the connection to its end, then closes it. `ThreadingMixIn` runs this concurrently. */
+  async process_request(request: Socket, client_address: Address): Promise<void> {
+    await this.finish_request(request, client_address);
+    this.shutdown_request(request);
+  }
+
+  /** Constructs the request handler and runs it. */
+  async finish_request(request: Socket, client_address: Address): Promise<void> {
+    await this._runHandler(new this.RequestHandlerClass(request, client_address, this));
+  }
+
+  /** Runs a handler, tracking it so `server_close()` can reach it. */
+  async _runHandler(handler: BaseRequestHandler<any>): Promise<void> {
+    this._handlers.add(handler);
+    try {
+      await handler.run();
+    } finally {
+      this._handlers.delete(handler);
+    }
+  }
+
+  /** Ends the connection after what was written has been sent. */
+  shutdown_request(request: Socket): void {
+    if (!request.destroyed) request.end();
+    this.close_request(request);
+  }
+
+  /**
+   * Closes the connection. Closing at once would make the kernel answer any unread request bytes
+   * with a reset, which can destroy the response still in flight; so the socket keeps reading
+   * (and discarding) until the peer closes, for two seconds at most.
+   */
+  close_request(request: Socket): void {
+    if (request.destroyed) return;
+    request.resume();
+    const timer = setTimeout(() => request.destroy(), LINGER_MS);
+    timer.unref();
+    request.once("close", () => clearTimeout(timer));
+  }
+
+  /**
+   * Reports an exception from handling a connection, in Python's format, on stderr.
+   * JavaScript has no "current exception", so the error is passed as a third argument.
+   */
+  handle_error(_request: Socket, client_address: Address, error?: unknown): void {
+    const dashes = "-".repeat(40);
+    const detail = error instanceof Error ? (error.stack ?? String(error)) : `Error: ${String(error)}`;
+    process.stderr.write(
+      `${dashes}\nException occurred during processing of request from ${addressRepr(client_address)}\n${detail}\n${dashes}\n`,
+    );
+  }
+
+  /** Closes the listening socket and every queued connection; idle handlers close too. */
+  async server_close(): Promise<void> {
+    this._closed = true;
+    for (const [request] of this._pending.splice(0)) request.destroy();
+    for (const handler of this._handlers) handler.server_closing();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.server_close();
+  }
+
+  /** Queues an accepted connection and wakes the serving loop. */
+  _enqueue(request: Socket, client_address: Address): void {
+    if (this._closed) {
+      request.destroy();
+      return;
+    }
+    this._pending.push([request, client_address]);
+    this._wake(true);
+  }
+
+  _wake(gotRequest: boolean): void {
+    const waiter = this._waiter;
+    this._waiter = null;
+    waiter?.(gotRequest);
+  }
+
+  /** Resolves true when a connection is queued, false on timeout (`null`: none) or shutdown. */
+  _waitForRequest(seconds: number | null): Promise<boolean> {
+    if (this._pending.length) return Promise.resolve(true);
+    if (this._shutdownRequested) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = seconds === null ? undefined : setTimeout(() => this._wake(false), seconds * 1000);
+      this._waiter = (gotRequest) => {
+        clearTimeout(timer);
+        resolve(gotRequest);
+      };
+    });
+  }
+}
+
+/** A TCP server: binds `server_address` and hands each connection to `RequestHandlerClass`. */
+export class TCPServer extends BaseServer {
+  /** `AF_INET` or `AF_INET6`; by default, the family of `server_address`'s host. */
+  static address_family: AddressFamily | null = null;
+  /** Node always sets `SO_REUSEADDR` on listening sockets; kept for compatibility. */
+  allow_reuse_address = false;
+  /** `SO_REUSEPORT` needs Node ≥ 22.12; on older Node it is ignored. */
+  allow_reuse_port = false;
+  /** The listen backlog. */
+  request_queue_size = 5;
+
+  address_family: AddressFamily;
+  /** The listening `net.Server` (Python's listening socket). */
+  socket: Server;
+
+  constructor(server_address: Address, RequestHandlerClass: RequestHandlerClass, bind_and_activate = true) {
+    super(server_address, RequestHandlerClass);
+    this.address_family = (this.constructor as typeof TCPServer).address_family ?? familyOf(server_address[0]);
+    this.socket = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
+    if (bind_and_activate) {
+      // Deferred one microtask so that subclass fields (request_queue_size …) are set first.
+      this.ready = Promise.resolve().then(() => this.bindAndActivate());
+      this.ready.catch(() => {});
+    }
+  }
+
+  private async bindAndActivate(): Promise<void> {
+    try {
+      await this.server_bind();
+      await this.server_activate();
+    } catch (error) {
+      await this.server_close();
+      throw error;
+    }
+  }
+
+  /** Options for `listen()` beyond host, port and backlog (dual-stack servers set `ipv6Only`). */
+  protected listenOptions(): { ipv6Only?: boolean } {
+    return {};
+  }
+
+  /**
+   * Binds the socket and sets `server_address` to the real address (port 0 → the port the OS gave).
+   * Node binds and listens in one step, so the listen backlog (`request_queue_size`) is given here.
+   */
+  server_bind(): Promise<void> {
+    return resolveBindHost(this.server_address[0], this.address_family).then(
+      (host) =>
+        new Promise<void>((resolve, reject) => {
+          const onError = (error: Error) => reject(error);
+          this.socket.once("error", onError);
+          const options = {
+            host,
+            port: this.server_address[1],
+            backlog: this.request_queue_size,
+            exclusive: true,
+            ...(this.allow_reuse_port ? { reusePort: true } : {}),
+            ...this.listenOptions(),
+          };
+          this.socket.listen(options, () => {
+            this.socket.off("error", onError);
+            const bound = this.socket.address();
+            if (bound && typeof bound === "object") this.server_address = [bound.address, bound.port];
+            resolve();
+          });
+        }),
+    );
+  }
+
+  /** Python calls `listen()` here; Node already listens after `server_bind()`. */
+  override server_activate(): void {}
+
+  /** Takes a new connection: errors are made harmless, then it waits in the accept queue. */
+  protected accept(socket: Socket): void {
+    socket.on("error", ignore);
+    this._enqueue(socket, [socket.remoteAddress ?? "", socket.remotePort ?? 0]);
+  }
+
+  /** Stops listening and closes the queued connections (`with` / `await using` call this). */
+  override async server_close(): Promise<void> {
+    await super.server_close();
+    if (this.socket.listening) this.socket.close();
+  }
+
+  /** `fileno()` has no Node equivalent; the listening address is `server_address`. */
+  get is_ipv6(): boolean {
+    return this.address_family === AF_INET6;
+  }
+}
+
+function ignore(): void {}
+
+type ServerConstructor = abstract new (...args: any[]) => BaseServer;
+
+/**
+ * `ThreadingMixIn`: each connection is handled as soon as it is accepted, concurrently with the
+ * others. `server_close()` waits for the connections in flight when `block_on_close` is true and
+ * `daemon_threads` is false, as Python joins its non-daemon threads.
+ */
+export function ThreadingMixIn<T extends ServerConstructor>(Base: T) {
+  abstract class ThreadingServer extends Base {
+    daemon_threads = false;
+    block_on_close = true;
+    readonly _threads = new Set<Promise<void>>();
+
+    override process_request(request: Socket, client_address: Address): Promise<void> {
+      const thread = this.process_request_thread(request, client_address);
+      if (this.block_on_close && !this.daemon_threads) {
+        this._threads.add(thread);
+        void thread.finally(() => this._threads.delete(thread));
+      }
+      return Promise.resolve();
+    }
+
+    /** One connection's whole life: handle, report an exception, close. */
+    async process_request_thread(request: Socket, client_address: Address): Promise<void> {
+      try {
+        await this.finish_request(request, client_address);
+      } catch (error) {
+        this.handle_error(request, client_address, error);
+      } finally {
+        this.shutdown_request(request);
+      }
+    }
+
+    override async server_close(): Promise<void> {
+      await super.server_close();
+      if (this.block_on_close) await Promise.allSettled([...this._threads]);
+    }
+  }
+  return ThreadingServer;
+}
+
+/** A `TCPServer` that handles connections concurrently. */
+export class ThreadingTCPServer extends ThreadingMixIn(TCPServer) {}

@@ -1,0 +1,110 @@
+/**
+ * `wfile`: writes go straight to the socket (Python's unbuffered `_SocketWriter`), in order.
+ * `write()` returns a Promise that settles once the socket can take more: awaiting it is how a
+ * handler honours backpressure, and a client that reads slowly slows only its own response.
+ *
+ * Writes made in the same tick leave in one `writev` (the socket is corked until the next tick),
+ * so a status line, headers and a small body cost one system call, as nginx's would.
+ */
+import type { Socket } from "node:net";
+
+const DONE: Promise<void> = Promise.resolve();
+
+/** `BrokenPipeError` / `ConnectionResetError`: the peer is gone. */
+export class ConnectionClosedError extends Error {
+  code: string;
+  constructor(code = "EPIPE", name = code === "ECONNRESET" ? "ConnectionResetError" : "BrokenPipeError") {
+    super(code === "ECONNRESET" ? "[Errno 104] Connection reset by peer" : "[Errno 32] Broken pipe");
+    this.name = name;
+    this.code = code;
+  }
+}
+
+/** A promise that rejects for whoever awaits it, and is not an unhandled rejection if nobody does. */
+function quietRejection(error: Error): Promise<void> {
+  const promise = Promise.reject(error);
+  promise.catch(() => {});
+  return promise;
+}
+
+export class SocketWriter {
+  private corked = false;
+  private lastError: Error | null = null;
+  private rejectWaiter: ((error: Error) => void) | null = null;
+  closed = false;
+
+  constructor(private readonly socket: Socket) {
+    socket.on("error", this.onError);
+  }
+
+  private readonly onError = (error: NodeJS.ErrnoException) => {
+    this.lastError = new ConnectionClosedError(error.code === "ECONNRESET" ? "ECONNRESET" : "EPIPE");
+  };
+
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  /** True when the peer can no longer receive what we write. */
+  get broken(): boolean {
+    return this.socket.destroyed || this.socket.writableEnded;
+  }
+
+  /** Writes bytes (a string is sent as UTF-8); await the result to wait for the socket to drain. */
+  write(data: Uint8Array | string): Promise<void> {
+    if (this.broken || this.lastError) return quietRejection(this.lastError ?? new ConnectionClosedError());
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    if (this.socket.write(data)) return DONE;
+    return this.drained();
+  }
+
+  /** Settles when everything written so far has left for the kernel (or the peer is gone). */
+  flush(): Promise<void> {
+    if (this.broken) return this.lastError ? quietRejection(this.lastError) : DONE;
+    return this.socket.writableNeedDrain ? this.drained() : DONE;
+  }
+
+  private drained(): Promise<void> {
+    const promise = new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        cleanup();
+        resolve();
+      };
+      const onClose = () => {
+        cleanup();
+        reject(this.lastError ?? new ConnectionClosedError());
+      };
+      const cleanup = () => {
+        this.rejectWaiter = null;
+        this.socket.off("drain", onDrain);
+        this.socket.off("close", onClose);
+      };
+      this.rejectWaiter = (error) => {
+        cleanup();
+        reject(error);
+      };
+      this.socket.on("drain", onDrain);
+      this.socket.on("close", onClose);
+    });
+    promise.catch(() => {});
+    return promise;
+  }
+
+  /** Fails a pending and every later write with `error` (used for timeouts). */
+  fail(error: Error): void {
+    this.lastError = error;
+    this.rejectWaiter?.(error);
+  }
+
+  /** Stops using the socket; what was written is still delivered. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.off("error", this.onError);
+  }
+}
