@@ -9,6 +9,7 @@ export {
   __version__,
 } from "./server/base_handler.js";
 export { HTTPServer, ThreadingHTTPServer } from "./server/http_server.js";
+export { HTTPSServer, ThreadingHTTPSServer, type HTTPSOptions } from "./server/https_server.js";
 export { HTTPStatus, httpStatus, responses, type StatusInfo } from "./http/status.js";
 export { HTTPMessage, HTTPException, LineTooLong, parse_headers } from "./http/message.js";
 export type { Address } from "./socketserver/address.js";

@@ -1,0 +1,137 @@
+/**
+ * `HTTPSServer` and `ThreadingHTTPSServer` (new in Python 3.14), on `node:tls`.
+ *
+ * Better than Python's: the TLS handshake runs beside the serving loop, never inside it, so a
+ * client that connects and stays silent holds only its own connection (and is dropped after
+ * `handshake_timeout` seconds); a failed handshake — a plain-HTTP request on the TLS port, say —
+ * is logged as one line and costs nothing else. Connections enter the accept queue only once they
+ * are secure, so every handler works unchanged over TLS.
+ */
+import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
+import { TLSSocket, createSecureContext, type SecureContext } from "node:tls";
+import { HTTPServer } from "./http_server.js";
+import { ThreadingMixIn, type RequestHandlerClass } from "../socketserver/servers.js";
+import type { Address } from "../socketserver/address.js";
+import { logDateNow } from "../http/dates.js";
+import { scrubControlCharacters } from "../py/text.js";
+
+export interface HTTPSOptions {
+  /** PEM file with the certificate chain (and the key, when `keyfile` is not given). */
+  certfile: string;
+  /** PEM file with the private key. */
+  keyfile?: string | null;
+  /** The key's password, or a function returning it (as Python's `load_cert_chain` accepts). */
+  password?: string | Buffer | (() => string | Buffer) | null;
+  /** ALPN protocols offered; default `["http/1.1"]`. */
+  alpn_protocols?: string[] | null;
+}
+
+/** Why a handshake failed, in words an operator can act on. */
+function handshakeFailure(error: NodeJS.ErrnoException): string {
+  if (error.code === "ERR_SSL_HTTP_REQUEST") return "plain HTTP request on the HTTPS port";
+  if (error.code === "ECONNRESET") return "connection reset by the client";
+  return error.message;
+}
+
+export class HTTPSServer extends HTTPServer {
+  /** Seconds a client may take to complete the TLS handshake. */
+  static handshake_timeout = 10;
+
+  certfile: string;
+  keyfile: string | null;
+  password: HTTPSOptions["password"];
+  alpn_protocols: string[];
+  handshake_timeout: number = (this.constructor as typeof HTTPSServer).handshake_timeout;
+  /** The TLS context, made by `server_activate()`. */
+  context: SecureContext | null = null;
+  /** Connections still in their handshake (closed by `server_close()`). */
+  readonly _handshaking = new Set<TLSSocket>();
+
+  constructor(
+    server_address: Address,
+    RequestHandlerClass: RequestHandlerClass,
+    bind_and_activate = true,
+    options: HTTPSOptions,
+  ) {
+    super(server_address, RequestHandlerClass, bind_and_activate);
+    this.certfile = options?.certfile;
+    this.keyfile = options.keyfile ?? null;
+    this.password = options.password ?? null;
+    this.alpn_protocols = options.alpn_protocols ?? ["http/1.1"];
+  }
+
+  /** Loads the certificate chain and key; an error here rejects `ready` and closes the server. */
+  override server_activate(): void {
+    super.server_activate();
+    this.context = this._create_context();
+  }
+
+  /** `load_cert_chain(certfile, keyfile, password)`: throws on a bad file, key or password. */
+  _create_context(): SecureContext {
+    if (!this.certfile) throw new TypeError("HTTPSServer needs a certfile");
+    const cert = readFileSync(this.certfile);
+    const key = this.keyfile ? readFileSync(this.keyfile) : cert;
+    const password = typeof this.password === "function" ? this.password() : this.password;
+    return createSecureContext({
+      cert,
+      key,
+      ...(password != null ? { passphrase: password.toString() } : {}),
+      minVersion: "TLSv1.2",
+    });
+  }
+
+  /** Starts the handshake; the connection is queued for handling once it is secure. */
+  protected override accept(raw: Socket): void {
+    raw.on("error", () => {});
+    const client_address: Address = [raw.remoteAddress ?? "", raw.remotePort ?? 0];
+    if (!this.context) {
+      raw.destroy();
+      return;
+    }
+    const socket = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: this.context,
+      ALPNProtocols: this.alpn_protocols,
+    });
+    const timer = setTimeout(() => {
+      this.log_tls_error(client_address, "TLS handshake timed out");
+      socket.destroy();
+    }, this.handshake_timeout * 1000);
+    const onError = (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      this.log_tls_error(client_address, `TLS handshake failed: ${handshakeFailure(error)}`);
+      socket.destroy();
+    };
+    socket.once("error", onError);
+    this._handshaking.add(socket);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      this._handshaking.delete(socket);
+    });
+    socket.once("secure", () => {
+      clearTimeout(timer);
+      this._handshaking.delete(socket);
+      socket.off("error", onError);
+      socket.on("error", () => {});
+      socket.pause();
+      this._enqueue(socket, client_address);
+    });
+    raw.resume();
+  }
+
+  override async server_close(): Promise<void> {
+    for (const socket of this._handshaking) socket.destroy();
+    await super.server_close();
+  }
+
+  /** One log line, in the handlers' format, for a connection that never became a request. */
+  log_tls_error(client_address: Address, message: string): void {
+    process.stderr.write(`${client_address[0]} - - [${logDateNow()}] ${scrubControlCharacters(message)}\n`);
+  }
+}
+
+/** An `HTTPSServer` that serves each connection concurrently. */
+export class ThreadingHTTPSServer extends ThreadingMixIn(HTTPSServer) {
+  override daemon_threads = true;
+}

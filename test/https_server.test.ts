@@ -1,0 +1,203 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as netConnect } from "node:net";
+import { fileURLToPath } from "node:url";
+import { BaseHTTPRequestHandler } from "../src/server/base_handler.js";
+import { HTTPSServer, ThreadingHTTPSServer, type HTTPSOptions } from "../src/server/https_server.js";
+import { captureStderr, hasCommand, sleep } from "./helpers.js";
+
+const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/tls/${name}`, import.meta.url));
+const PASSWORD = "simplehttp-test";
+
+class Hello extends BaseHTTPRequestHandler {
+  override protocol_version = "HTTP/1.1";
+  do_GET() {
+    const body = `hello ${this.path}`;
+    this.send_response(200);
+    this.send_header("Content-Length", body.length);
+    this.end_headers();
+    return this.wfile.write(body);
+  }
+}
+
+type ServerClass = typeof HTTPSServer | typeof ThreadingHTTPSServer;
+
+async function start(options: HTTPSOptions, ServerClass: ServerClass = ThreadingHTTPSServer, setup?: (s: HTTPSServer) => void) {
+  const server = new ServerClass(["127.0.0.1", 0], Hello, true, options);
+  setup?.(server);
+  await server.ready;
+  const loop = server.serve_forever(0.05);
+  return {
+    server,
+    port: server.server_port,
+    async close() {
+      await server.shutdown();
+      await loop;
+      await server.server_close();
+    },
+  };
+}
+
+const basic: HTTPSOptions = { certfile: fixture("cert.pem"), keyfile: fixture("key.pem") };
+
+/** Opens a TLS connection, sends `requests`, and collects the reply until `done(reply)` or close. */
+function tlsExchange(port: number, requests: string, done: (reply: string) => boolean = () => false) {
+  return new Promise<{ reply: string; socket: TLSSocket }>((resolve, reject) => {
+    let reply = "";
+    const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] }, () => {
+      socket.write(requests);
+    });
+    const finish = () => {
+      socket.destroy();
+      resolve({ reply, socket });
+    };
+    socket.on("data", (chunk) => {
+      reply += chunk.toString("latin1");
+      if (done(reply)) finish();
+    });
+    socket.on("close", finish);
+    socket.on("error", reject);
+  });
+}
+
+test("an HTTPSServer answers a GET over TLS and negotiates http/1.1 by ALPN", async () => {
+  const log = captureStderr();
+  const running = await start(basic);
+  try {
+    const { reply, socket } = await tlsExchange(running.port, "GET /a HTTP/1.0\r\n\r\n");
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(reply.endsWith("\r\n\r\nhello /a"));
+    assert.equal(socket.alpnProtocol, "http/1.1");
+  } finally {
+    await running.close();
+    log.restore();
+  }
+});
+
+test("the key may live inside certfile, and an encrypted key takes a password string or function", async () => {
+  const log = captureStderr();
+  try {
+    for (const options of [
+      { certfile: fixture("combined.pem") },
+      { certfile: fixture("cert.pem"), keyfile: fixture("key-encrypted.pem"), password: PASSWORD },
+      { certfile: fixture("cert.pem"), keyfile: fixture("key-encrypted.pem"), password: () => PASSWORD },
+    ]) {
+      const running = await start(options);
+      try {
+        const { reply } = await tlsExchange(running.port, "GET /k HTTP/1.0\r\n\r\n");
+        assert.ok(reply.endsWith("hello /k"), JSON.stringify(options));
+      } finally {
+        await running.close();
+      }
+    }
+  } finally {
+    log.restore();
+  }
+});
+
+test("keep-alive works over TLS: two requests on one connection", async () => {
+  const log = captureStderr();
+  const running = await start(basic);
+  try {
+    const { reply } = await tlsExchange(
+      running.port,
+      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
+      (text) => text.includes("hello /2"),
+    );
+    assert.equal(reply.match(/HTTP\/1\.1 200 OK/g)?.length, 2);
+    assert.ok(reply.includes("hello /1") && reply.includes("hello /2"));
+  } finally {
+    await running.close();
+    log.restore();
+  }
+});
+
+test("a client that connects and stays silent does not block another, even on a serial server", async () => {
+  const log = captureStderr();
+  const running = await start(basic, HTTPSServer);
+  const silent = netConnect(running.port, "127.0.0.1");
+  try {
+    await sleep(50);
+    const { reply } = await tlsExchange(running.port, "GET /other HTTP/1.0\r\n\r\n");
+    assert.ok(reply.endsWith("hello /other"));
+  } finally {
+    silent.destroy();
+    await running.close();
+    log.restore();
+  }
+});
+
+test("a silent client is dropped after handshake_timeout with one log line", async () => {
+  const log = captureStderr();
+  const running = await start(basic, ThreadingHTTPSServer, (server) => {
+    server.handshake_timeout = 0.2;
+  });
+  try {
+    const closed = await new Promise<boolean>((resolve) => {
+      const silent = netConnect(running.port, "127.0.0.1");
+      silent.on("error", () => {});
+      silent.on("close", () => resolve(true));
+      setTimeout(() => {
+        silent.destroy();
+        resolve(false);
+      }, 5000);
+    });
+    assert.ok(closed, "the server closed the silent connection");
+    assert.deepEqual(log.lines().map((line) => line.replace(/^.*\] /, "")), ["TLS handshake timed out"]);
+  } finally {
+    await running.close();
+    log.restore();
+  }
+});
+
+test("plain HTTP on the TLS port is logged as one line, and the server keeps serving", async () => {
+  const log = captureStderr();
+  const running = await start(basic);
+  try {
+    await new Promise<void>((resolve) => {
+      const plain = netConnect(running.port, "127.0.0.1", () => plain.write("GET / HTTP/1.0\r\n\r\n"));
+      plain.on("error", () => resolve());
+      plain.on("close", () => resolve());
+    });
+    const lines = log.lines();
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4} \d\d:\d\d:\d\d\] TLS handshake failed: plain HTTP request on the HTTPS port$/);
+    const { reply } = await tlsExchange(running.port, "GET /still HTTP/1.0\r\n\r\n");
+    assert.ok(reply.endsWith("hello /still"));
+  } finally {
+    await running.close();
+    log.restore();
+  }
+});
+
+test("a wrong password, a key that does not match, or a missing file rejects ready and frees the port", async () => {
+  const cases: [HTTPSOptions, RegExp][] = [
+    [{ certfile: fixture("cert.pem"), keyfile: fixture("key-encrypted.pem"), password: "wrong" }, /bad decrypt|bad password|decrypt/i],
+    [{ certfile: fixture("cert.pem"), keyfile: fixture("other-key.pem") }, /key values mismatch/i],
+    [{ certfile: fixture("missing.pem") }, /ENOENT/],
+  ];
+  for (const [options, error] of cases) {
+    const server = new ThreadingHTTPSServer(["127.0.0.1", 0], Hello, true, options);
+    await assert.rejects(server.ready, error);
+    assert.equal(server.socket.listening, false);
+  }
+});
+
+test("curl fetches a file over HTTPS", async (t) => {
+  if (!(await hasCommand("curl"))) return t.skip("curl is not installed");
+  const log = captureStderr();
+  const running = await start(basic);
+  try {
+    const result = await new Promise<string>((resolve) => {
+      // A synchronous spawn would block the event loop the server runs on.
+      import("node:child_process").then(({ execFile }) =>
+        execFile("curl", ["-sk", "--http1.1", `https://127.0.0.1:${running.port}/curl`], (_e, stdout) => resolve(stdout)),
+      );
+    });
+    assert.equal(result, "hello /curl");
+  } finally {
+    await running.close();
+    log.restore();
+  }
+});
