@@ -1,0 +1,204 @@
+/**
+ * The benchmark suite (`npm run bench`): builds the fixture, starts simplehttp and its peers
+ * pinned to CPU 0, runs every workload round-robin from CPU 1, and prints one table of medians
+ * with simplehttp's ratios against each peer of the same run. `--profile` instead profiles
+ * simplehttp under one workload. See docs/benchmarks.md.
+ */
+import { spawnSync } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { atExit, installCleanup, stop, stopAll } from "./children.js";
+import { buildFixture, removeFixture } from "./fixture.js";
+import { generatorName, manyConnections, runLoad, writeWrkScript, WORKLOADS, type Workload } from "./load.js";
+import { parseOptions, USAGE, type Options } from "./options.js";
+import { PEERS, startPeer, type Context, type Paths, type PeerSpec, type RunningPeer } from "./peers.js";
+import { Meter } from "./proc.js";
+import { profile } from "./profile.js";
+import { addRatios, summarize, SUBJECT, type Measurement, type Row } from "./report.js";
+import { writeReport, type RunInfo } from "./output.js";
+import { ensureTools } from "./tools.js";
+
+function resolvePaths(): Paths {
+  const benchDist = dirname(fileURLToPath(import.meta.url));
+  const repo = resolve(benchDist, "../..");
+  return { repo, benchSrc: join(repo, "bench"), benchDist };
+}
+
+/** Moves this process (and so its timers and samplers) to the load generator's CPU. */
+function pinSelf(ctx: Context): void {
+  if (ctx.tools.taskset) spawnSync(ctx.tools.taskset, ["-cp", "1", String(process.pid)], { stdio: "ignore" });
+}
+
+function selectPeers(options: Options): PeerSpec[] {
+  if (options.peers.length > 0) return PEERS.filter((p) => p.name === SUBJECT || options.peers.includes(p.name));
+  return options.smoke ? PEERS.filter((p) => p.smoke) : PEERS;
+}
+
+function selectWorkloads(options: Options): Workload[] {
+  if (options.workloads.length > 0) return WORKLOADS.filter((w) => options.workloads.includes(w.id));
+  return options.smoke ? WORKLOADS.filter((w) => w.smoke) : WORKLOADS;
+}
+
+/**
+ * autocannon always sends `Connection: keep-alive` and appends any `Connection: close` as a second
+ * header, which Python-semantics servers (simplehttp, python) read as keep-alive: no close runs.
+ */
+function usableWorkloads(workloads: Workload[], generator: string): { workloads: Workload[]; dropped: string[] } {
+  if (generator !== "autocannon") return { workloads, dropped: [] };
+  const dropped = workloads.filter((w) => w.close).map((w) => `workload ${w.id}: autocannon cannot send a lone Connection: close (install wrk)`);
+  return { workloads: workloads.filter((w) => !w.close), dropped };
+}
+
+/** Whether `peer` can serve workload `w` (the fixed-body baselines only serve 1 KiB). */
+function applies(peer: RunningPeer, w: Workload): boolean {
+  if (peer.spec.fixedBody) return w.baseline === true;
+  return !(w.listing && peer.spec.noListing);
+}
+
+async function startPeers(ctx: Context, specs: PeerSpec[]): Promise<{ running: RunningPeer[]; skipped: string[] }> {
+  const running: RunningPeer[] = [];
+  const skipped: string[] = [];
+  for (const spec of specs) {
+    const result = await startPeer(ctx, spec);
+    if (typeof result === "string") {
+      skipped.push(`${spec.name}: ${result}`);
+      process.stderr.write(`bench: skipping ${spec.name}: ${result}\n`);
+    } else {
+      running.push(result);
+      process.stderr.write(`bench: ${spec.name} on port ${result.port} (${result.launch.label})\n`);
+    }
+  }
+  return { running, skipped };
+}
+
+/** One measured run of `w` against `peer`: the load generator's sample plus the server's CPU and peak RSS. */
+async function measure(ctx: Context, peer: RunningPeer, w: Workload, seconds: number, script: string): Promise<Measurement> {
+  if (peer.child.exitCode !== null || peer.child.signalCode !== null) throw new Error(`${peer.spec.name} has exited`);
+  const meter = new Meter(peer.probe);
+  let sample;
+  try {
+    sample = await runLoad(ctx, w, peer.port, seconds, script);
+  } catch (error) {
+    meter.finish();
+    throw error;
+  }
+  return { ...sample, ...meter.finish() };
+}
+
+/** One second of GET 1 KiB per server, so JITs and caches are warm before the first measurement. */
+async function warmUp(ctx: Context, running: RunningPeer[], script: string): Promise<void> {
+  for (const peer of running) await runLoad(ctx, WORKLOADS[0]!, peer.port, 1, script).catch(() => undefined);
+}
+
+/** The round's peer order, rotated by one each round so no server always runs first. */
+function rotate<T>(items: T[], round: number): T[] {
+  const k = items.length === 0 ? 0 : round % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+class Results {
+  private readonly samples = new Map<string, Measurement[]>();
+  readonly failures: string[] = [];
+
+  add(w: Workload, peer: string, m: Measurement): void {
+    const key = `${w.id}\0${peer}`;
+    this.samples.set(key, [...(this.samples.get(key) ?? []), m]);
+  }
+
+  get(w: Workload, peer: string): Measurement[] {
+    return this.samples.get(`${w.id}\0${peer}`) ?? [];
+  }
+}
+
+async function measureInto(ctx: Context, results: Results, peer: RunningPeer, w: Workload, seconds: number, script: string, tag: string): Promise<void> {
+  try {
+    const m = await measure(ctx, peer, w, seconds, script);
+    results.add(w, peer.spec.name, m);
+    const rate = w.download ? `${((m.bytes / m.seconds) / 1e6).toFixed(0)} MB/s` : `${Math.round(m.requests / m.seconds)} req/s`;
+    const trouble = m.errors + m.badStatus > 0 ? `  (${m.errors} socket errors, ${m.badStatus} responses not ${w.status})` : "";
+    process.stderr.write(`${tag} ${w.id.padEnd(8)} ${peer.spec.name.padEnd(12)} ${rate}${trouble}\n`);
+  } catch (error) {
+    const message = `${w.id} on ${peer.spec.name}: ${(error as Error).message}`;
+    results.failures.push(message);
+    process.stderr.write(`${tag} FAILED ${message}\n`);
+  }
+  await sleep(200);
+}
+
+/** The peers of the many-connections run: simplehttp, and node:http for scale. */
+function manyConnectionPeers(running: RunningPeer[]): RunningPeer[] {
+  return running.filter((p) => p.spec.name === SUBJECT || p.spec.name === "node:http");
+}
+
+async function rounds(ctx: Context, options: Options, running: RunningPeer[], workloads: Workload[], script: string): Promise<Results> {
+  const results = new Results();
+  const many = options.manyConnections > 0 ? manyConnections(options.manyConnections) : undefined;
+  for (let round = 0; round < options.runs; round++) {
+    const tag = `[${round + 1}/${options.runs}]`;
+    for (const w of workloads) {
+      for (const peer of rotate(running.filter((p) => applies(p, w)), round)) {
+        await measureInto(ctx, results, peer, w, options.seconds, script, tag);
+      }
+    }
+    if (many) for (const peer of manyConnectionPeers(running)) await measureInto(ctx, results, peer, many, options.seconds, script, tag);
+  }
+  return results;
+}
+
+function rowsFor(workloads: Workload[], running: RunningPeer[], results: Results): Row[] {
+  const rows: Row[] = [];
+  for (const w of workloads) {
+    for (const peer of running) {
+      const ms = results.get(w, peer.spec.name);
+      if (ms.length > 0) rows.push(summarize(w, peer.spec.name, peer.idleKiB, ms));
+    }
+  }
+  return rows;
+}
+
+async function benchmark(ctx: Context, options: Options): Promise<void> {
+  const generator = generatorName(ctx);
+  if (!generator) throw new Error("no load generator: needs wrk (apt-get install wrk) or autocannon (npm install in bench/)");
+  const script = writeWrkScript(ctx.fixture.root);
+  const { workloads, dropped } = usableWorkloads(selectWorkloads(options), generator);
+  const { running, skipped } = await startPeers(ctx, selectPeers(options));
+  skipped.push(...dropped);
+  if (!running.some((p) => p.spec.name === SUBJECT)) process.stderr.write("bench: simplehttp did not start: no ratios\n");
+  await warmUp(ctx, running, script);
+  const started = Date.now();
+  const results = await rounds(ctx, options, running, workloads, script);
+  for (const peer of running) await stop(peer.child);
+  const rows = rowsFor(workloads, running, results);
+  addRatios(rows);
+  const many = options.manyConnections > 0 ? rowsFor([manyConnections(options.manyConnections)], running, results) : [];
+  const info: RunInfo = { options, generator, running, skipped, failures: results.failures, seconds: (Date.now() - started) / 1000 };
+  writeReport(ctx, info, rows, many);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  installCleanup();
+  const paths = resolvePaths();
+  const tools = ensureTools({ benchSrc: paths.benchSrc, install: options.install, npmPeers: !options.smoke && !options.profile, autocannon: options.autocannon });
+  const fixture = buildFixture();
+  if (options.keep) atExit(() => process.stderr.write(`bench: kept ${fixture.root}\n`));
+  else atExit(() => removeFixture(fixture));
+  const ctx: Context = { fixture, paths, tools };
+  pinSelf(ctx);
+  try {
+    if (options.profile) await profile(ctx, options);
+    else await benchmark(ctx, options);
+  } finally {
+    await stopAll();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
