@@ -13,3 +13,4 @@ export { HTTPSServer, ThreadingHTTPSServer, type HTTPSOptions } from "./server/h
 export { HTTPStatus, httpStatus, responses, type StatusInfo } from "./http/status.js";
 export { HTTPMessage, HTTPException, LineTooLong, parse_headers } from "./http/message.js";
 export type { Address } from "./socketserver/address.js";
+export { SimpleHTTPRequestHandler, type SimpleHTTPRequestHandlerOptions, type FileLike } from "./server/simple_handler.js";

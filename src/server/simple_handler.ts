@@ -1,0 +1,395 @@
+/**
+ * `http.server.SimpleHTTPRequestHandler`: serves the files under `directory` for GET and HEAD,
+ * with directory listings, a redirect for directories named without their slash, and
+ * `If-Modified-Since` — byte for byte as CPython 3.14 does.
+ *
+ * Each step is a method a subclass may override alone: `translate_path` (URL → file name),
+ * `send_head` (status and headers; returns the body), `list_directory`, `guess_type`, `copyfile`.
+ *
+ * File names that are not UTF-8 are handled exactly as Python handles them: a name read from the
+ * disk is decoded with `surrogateescape` (each stray byte becomes U+DC80–U+DCFF, see
+ * `py/codecs.ts`). In a listing its link is `quote(name, errors='surrogatepass')` (byte 0xFF is
+ * `%ED%B3%BF`), which `translate_path` decodes back to the same name, so the link opens the file;
+ * its displayed name is the raw bytes themselves, as Python writes them (a browser shows U+FFFD).
+ * `%FF` in a URL is not that file: it decodes to U+FFFD, in Python as here.
+ *
+ * Deliberate differences, where Python raises and sends nothing (the connection just closes):
+ * - a NUL (`%00`) in the path, or a surrogate that stands for no byte (`%ED%A0%80`): 404
+ *   `File not found`;
+ * - such a surrogate in a listing's title (`/dir/%ED%A0%80/../`): the listing, with U+FFFD.
+ */
+import type { Socket } from "node:net";
+import { lstat, opendir, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { BaseHTTPRequestHandler, __version__ } from "./base_handler.js";
+import type { Address } from "../socketserver/address.js";
+import type { BaseServer } from "../socketserver/servers.js";
+import { guess_file_type } from "../http/mime.js";
+import { parsedate_to_datetime } from "../http/dates.js";
+import { BytesIO, FileIO, type FileLike } from "../py/io.js";
+import { encodeUtf8, fsdecode, fsencode } from "../py/codecs.js";
+import { quote, unquote, urlsplit, urlunsplit } from "../py/urllib.js";
+import * as posixpath from "../py/posixpath.js";
+import { htmlEscape } from "../py/text.js";
+
+export type { FileLike } from "../py/io.js";
+export { BytesIO, FileIO } from "../py/io.js";
+
+/** Bytes read from a file per write to the client (`shutil.COPY_BUFSIZE` on Linux). */
+export const COPY_BUFSIZE = 64 * 1024;
+
+/** Where `copyfile()` writes: `wfile`, or anything with an awaitable `write`. */
+export interface Writable {
+  write(data: Buffer): void | Promise<void>;
+}
+
+export interface SimpleHTTPRequestHandlerOptions {
+  /**
+   * The directory to serve: a path (a relative one is resolved against the current directory at
+   * every request, as in Python) or a `file:` URL.
+   * @default the class's `directory`, else `process.cwd()` when the handler is created
+   */
+  directory?: string | URL | null;
+}
+
+/** The path functions `translatePath` needs from the platform (`os.path`). */
+export interface PathFlavour {
+  dirname(path: string): string;
+  join(a: string, b: string): string;
+}
+
+/**
+ * `translate_path`'s rule, with the platform's path functions as a parameter (Python's tests swap
+ * in `ntpath` to check Windows drive letters):
+ * 1. drop the fragment, then the query;
+ * 2. percent-decode as UTF-8, keeping encoded surrogates (`surrogatepass`) or, if the bytes are
+ *    not UTF-8 at all, replacing them with U+FFFD;
+ * 3. note a trailing slash — after decoding, so `%2f` counts;
+ * 4. normalise lexically (`..` never climbs above `/`);
+ * 5. join the remaining words onto `directory`, skipping `.`, `..` and any word with a directory
+ *    part of its own (on Windows, `c:` or `\`);
+ * 6. restore the trailing slash.
+ */
+export function translatePath(path: string, directory: string, flavour: PathFlavour = posixpath): string {
+  path = path.split("#", 1)[0]!.split("?", 1)[0]!;
+  path = unquoteWithFallback(path);
+  const trailingSlash = path.endsWith("/");
+  path = posixpath.normpath(path);
+  let result = directory;
+  for (const word of path.split("/")) {
+    if (!word || word === posixpath.curdir || word === posixpath.pardir || flavour.dirname(word)) continue;
+    result = flavour.join(result, word);
+  }
+  return trailingSlash ? result + "/" : result;
+}
+
+/** `unquote(text, errors='surrogatepass')`, or `unquote(text)` (U+FFFD) if that raises. */
+function unquoteWithFallback(text: string): string {
+  try {
+    return unquote(text, { errors: "surrogatepass" });
+  } catch {
+    return unquote(text);
+  }
+}
+
+/** `os.fspath(directory)` for the forms accepted here. */
+function fspath(directory: string | URL): string {
+  return directory instanceof URL ? fileURLToPath(directory) : directory;
+}
+
+/** `os.stat(path)` (following links), or null where Python's `os.path.is*` would say False. */
+async function statOrNull(path: string, follow = true): Promise<Stats | null> {
+  try {
+    const name = fsencode(path);
+    return await (follow ? stat(name) : lstat(name));
+  } catch {
+    return null;
+  }
+}
+
+/** One directory entry as `list_directory` needs it. */
+interface Entry {
+  name: string;
+  isDir: boolean;
+  isLink: boolean;
+}
+
+/**
+ * `os.listdir(path)` in the order the file system returns (Python's order: ties in the listing's
+ * sort keep it), with `isdir`/`islink` taken from the entry type where it is known.
+ */
+async function scandir(path: string): Promise<Entry[]> {
+  const dir = await opendir(fsencode(path), { encoding: "buffer" as BufferEncoding, bufferSize: 128 });
+  const entries: Entry[] = [];
+  for await (const dirent of dir) {
+    const raw = dirent.name as unknown as Buffer;
+    const name = fsdecode(raw);
+    let isDir = dirent.isDirectory();
+    let isLink = dirent.isSymbolicLink();
+    const known = isDir || isLink || dirent.isFile() || dirent.isFIFO() || dirent.isSocket() ||
+      dirent.isBlockDevice() || dirent.isCharacterDevice();
+    const fullname = posixpath.join(path, name);
+    if (!known) isLink = (await statOrNull(fullname, false))?.isSymbolicLink() ?? false;
+    if (isLink || !known) isDir = (await statOrNull(fullname))?.isDirectory() ?? false;
+    entries.push({ name, isDir, isLink });
+  }
+  return entries;
+}
+
+/**
+ * Python's `sort(key=str.lower)`: stable, by the lower-cased name compared code point by code
+ * point. UTF-8 (with surrogates encoded as three bytes) orders bytes as code points order.
+ */
+function sortByLower(entries: Entry[]): Entry[] {
+  const keyed = entries.map((entry) => ({ entry, key: encodeUtf8(entry.name.toLowerCase(), "surrogatepass") }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map(({ entry }) => entry);
+}
+
+/**
+ * The listing's bytes: UTF-8, with U+DC80–U+DCFF standing for the raw bytes of names that are
+ * not UTF-8 (`surrogateescape`). Python fails (and sends nothing) on any other lone surrogate,
+ * which only a crafted request path can put in the title; we send U+FFFD for it instead.
+ */
+function encodeListing(html: string): Buffer {
+  try {
+    return encodeUtf8(html, "surrogateescape");
+  } catch {
+    const cleaned = html.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udc7f\udd00-\udfff]/g, "\ufffd");
+    return encodeUtf8(cleaned, "surrogateescape");
+  }
+}
+
+const LISTING_STYLE = '<style type="text/css">\n:root {\ncolor-scheme: light dark;\n}\n</style>';
+
+type SimpleHandlerClass = typeof SimpleHTTPRequestHandler;
+
+/** A `SimpleHTTPRequestHandler` class or subclass, as a server constructs it. */
+type SimpleHandlerConstructor = new (
+  request: Socket,
+  client_address: Address,
+  server: any,
+  options?: SimpleHTTPRequestHandlerOptions,
+) => SimpleHTTPRequestHandler<any>;
+
+/**
+ * Serves files from `directory` (default: the current directory when the handler is created).
+ *
+ * Binding the directory — what Python does with `functools.partial(SimpleHTTPRequestHandler,
+ * directory=...)` — is the class attribute `directory`; `with_directory()` makes a subclass with
+ * it set, for handing to a server:
+ *
+ * ```ts
+ * const httpd = new ThreadingHTTPServer(["", 8000], SimpleHTTPRequestHandler.with_directory("public"));
+ * ```
+ *
+ * A handler constructed directly may also take `{ directory }` as a fourth argument, which wins
+ * over the class attribute.
+ */
+export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends BaseHTTPRequestHandler<S> {
+  static override server_version = "SimpleHTTP/" + __version__;
+  /**
+   * Types by extension, consulted before the MIME table: the exact extension, then lower-cased.
+   * Python's four entries keep compressed files from being typed by their inner extension.
+   */
+  static extensions_map: Record<string, string> = {
+    ".gz": "application/gzip",
+    ".Z": "application/octet-stream",
+    ".bz2": "application/x-bzip2",
+    ".xz": "application/x-xz",
+  };
+  /** Files served for a directory, tried in order, before a listing is generated. */
+  static index_pages: readonly string[] = ["index.html", "index.htm"];
+  /** The directory served by handlers of this class; `null` means `process.cwd()`. */
+  static directory: string | URL | null = null;
+
+  extensions_map: Record<string, string> = (this.constructor as SimpleHandlerClass).extensions_map;
+  index_pages: readonly string[] = (this.constructor as SimpleHandlerClass).index_pages;
+  /** The directory served, as a path (`os.fspath`). */
+  directory: string;
+
+  constructor(request: Socket, client_address: Address, server: S, options: SimpleHTTPRequestHandlerOptions = {}) {
+    super(request, client_address, server);
+    this.directory = fspath(options.directory ?? (this.constructor as SimpleHandlerClass).directory ?? process.cwd());
+  }
+
+  /**
+   * A subclass of this class that serves `directory` (Python's `functools.partial(Handler,
+   * directory=...)`). A relative path stays relative: it is resolved at each request.
+   */
+  static with_directory<T extends SimpleHandlerConstructor>(this: T, directory: string | URL): T {
+    const Base = this as unknown as SimpleHandlerClass;
+    const Bound = class extends Base {
+      static override directory: string | URL | null = directory;
+    };
+    Object.defineProperty(Bound, "name", { value: Base.name });
+    return Bound as unknown as T;
+  }
+
+  /** Serves a GET request: the headers, then the file or listing. */
+  async do_GET(): Promise<void> {
+    const f = await this.send_head();
+    if (f) {
+      try {
+        await this.copyfile(f, this.wfile);
+      } finally {
+        await f.close();
+      }
+    }
+  }
+
+  /** Serves a HEAD request: the same headers as GET, no body. */
+  async do_HEAD(): Promise<void> {
+    const f = await this.send_head();
+    if (f) await f.close();
+  }
+
+  /**
+   * The common part of GET and HEAD: sends the status line and headers, and returns the body to
+   * copy (which the caller must close), or null when there is nothing more to send.
+   *
+   * A directory without its trailing slash is redirected to it (so relative links in the page
+   * resolve inside it), then served by its first index page, else listed.
+   */
+  async send_head(): Promise<FileLike | null> {
+    let path = this.translate_path(this.path);
+    if ((await statOrNull(path))?.isDirectory()) {
+      const parts = urlsplit(this.path);
+      if (!(parts.path.endsWith("/") || parts.path.endsWith("%2f") || parts.path.endsWith("%2F"))) {
+        this.send_response(301);
+        this.send_header("Location", urlunsplit({ ...parts, path: parts.path + "/" }));
+        this.send_header("Content-Length", "0");
+        await this.end_headers();
+        return null;
+      }
+      let index: string | null = null;
+      for (const name of this.index_pages) {
+        const candidate = posixpath.join(path, name);
+        if ((await statOrNull(candidate))?.isFile()) {
+          index = candidate;
+          break;
+        }
+      }
+      if (index === null) return this.list_directory(path);
+      path = index;
+    }
+    const ctype = this.guess_type(path);
+    // A file named with a trailing slash is not that file (bpo-17324).
+    if (path.endsWith("/")) {
+      await this.send_error(404, "File not found");
+      return null;
+    }
+    let f: FileIO;
+    try {
+      // Python raises on a NUL in the path (and answers nothing); any failure to open is a 404 here.
+      f = await FileIO.open(fsencode(path));
+    } catch {
+      await this.send_error(404, "File not found");
+      return null;
+    }
+    try {
+      const fs = await f.fstat();
+      if (this.headers.has("If-Modified-Since") && !this.headers.has("If-None-Match")) {
+        const ims = parsedate_to_datetime(this.headers.get("If-Modified-Since")!);
+        // Only a UTC (or zone-less) date is compared; any other offset is ignored, as in Python.
+        if (ims && (ims.isUTC || ims.tzoffset === null)) {
+          const lastModified = Math.floor(fs.mtimeMs / 1000);
+          if (lastModified <= ims.timestamp) {
+            this.send_response(304);
+            await this.end_headers();
+            await f.close();
+            return null;
+          }
+        }
+      }
+      this.send_response(200);
+      this.send_header("Content-type", ctype);
+      this.send_header("Content-Length", String(fs.size));
+      this.send_header("Last-Modified", this.date_time_string(fs.mtimeMs / 1000));
+      await this.end_headers();
+      return f;
+    } catch (error) {
+      await f.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Sends the headers of an HTML listing of `path` and returns its body (or sends
+   * `404 No permission to list directory` and returns null). Entries are sorted case-insensitively;
+   * directories end in `/`, symbolic links in `@` (a link to a directory still links with `/`).
+   */
+  async list_directory(path: string): Promise<FileLike | null> {
+    let entries: Entry[];
+    try {
+      entries = await scandir(path);
+    } catch {
+      await this.send_error(404, "No permission to list directory");
+      return null;
+    }
+    entries = sortByLower(entries);
+    const displaypath = htmlEscape(unquoteWithFallback(this.path.split("#", 1)[0]!.split("?", 1)[0]!), false);
+    const title = `Directory listing for ${displaypath}`;
+    const lines = [
+      "<!DOCTYPE HTML>",
+      '<html lang="en">',
+      "<head>",
+      '<meta charset="utf-8">',
+      LISTING_STYLE,
+      `<title>${title}</title>\n</head>`,
+      `<body>\n<h1>${title}</h1>`,
+      "<hr>\n<ul>",
+    ];
+    for (const { name, isDir, isLink } of entries) {
+      let displayname = name;
+      let linkname = name;
+      if (isDir) {
+        displayname = name + "/";
+        linkname = name + "/";
+      }
+      if (isLink) displayname = name + "@";
+      lines.push(`<li><a href="${quote(linkname, { errors: "surrogatepass" })}">${htmlEscape(displayname, false)}</a></li>`);
+    }
+    lines.push("</ul>\n<hr>\n</body>\n</html>\n");
+    const encoded = encodeListing(lines.join("\n"));
+    this.send_response(200);
+    this.send_header("Content-type", "text/html; charset=utf-8");
+    this.send_header("Content-Length", String(encoded.length));
+    await this.end_headers();
+    return new BytesIO(encoded);
+  }
+
+  /**
+   * Maps a URL path to a file name under `directory`, ignoring the query and fragment and any part
+   * that could leave the directory (`..`, drive letters). A trailing slash is kept.
+   */
+  translate_path(path: string): string {
+    return translatePath(path, this.directory);
+  }
+
+  /**
+   * Copies `source` to `outputfile` in chunks of `COPY_BUFSIZE`, waiting for each write to be
+   * taken: memory stays flat whatever the file size, and a slow client slows only its own copy.
+   * A write to a client that has gone rejects, which ends the copy.
+   */
+  async copyfile(source: FileLike, outputfile: Writable): Promise<void> {
+    for (;;) {
+      const chunk = await source.read(COPY_BUFSIZE);
+      if (chunk.length === 0) return;
+      await outputfile.write(chunk);
+    }
+  }
+
+  /**
+   * The `Content-type` for a file: `extensions_map` by exact extension, then lower-cased; then
+   * the MIME table (`mimetypes.guess_file_type`); else `application/octet-stream`.
+   */
+  guess_type(path: string): string {
+    const ext = posixpath.splitext(path)[1];
+    if (Object.hasOwn(this.extensions_map, ext)) return this.extensions_map[ext]!;
+    const lower = ext.toLowerCase();
+    if (Object.hasOwn(this.extensions_map, lower)) return this.extensions_map[lower]!;
+    return guess_file_type(path)[0] ?? "application/octet-stream";
+  }
+}
