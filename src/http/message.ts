@@ -3,6 +3,7 @@
  * (65,536 bytes a line, 100 lines counting the blank one), decoded as Latin-1 and parsed by the
  * rules of the `email` package's compat32 parser, into a case-insensitive `HTTPMessage`.
  */
+import { strip } from "../py/text.js";
 
 /** `http.client._MAXLINE`: the longest header line, in bytes, terminator included. */
 export const MAXLINE = 65536;
@@ -106,7 +107,7 @@ export class HTTPMessage implements Iterable<string> {
     const value = this.get("content-type");
     if (value === undefined) return "text/plain";
     const semicolon = value.indexOf(";");
-    const ctype = (semicolon < 0 ? value : value.slice(0, semicolon)).trim().toLowerCase();
+    const ctype = strip(semicolon < 0 ? value : value.slice(0, semicolon)).toLowerCase();
     return ctype.split("/").length === 2 ? ctype : "text/plain";
   }
 

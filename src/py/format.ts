@@ -95,8 +95,9 @@ function parse(format: string): Piece[] {
     }
     while (i < format.length && "hlL".includes(format[i]!)) i++;
     const type = format[i++];
-    if (type === undefined || !"srauidxXoeEfFgGc".includes(type)) {
-      throw new Error(`ValueError: unsupported format character ${pyRepr(type ?? "")}`);
+    if (type === undefined) throw new Error("ValueError: incomplete format"); // a trailing `%`
+    if (!"srauidxXoeEfFgGc".includes(type)) {
+      throw new Error(`ValueError: unsupported format character ${pyRepr(type)}`);
     }
     if (literal) pieces.push(literal);
     literal = "";
@@ -142,6 +143,13 @@ function formatNumber(spec: Spec, value: number | bigint): string {
   const magnitude = negative ? -value : value;
   let digits: string;
   let prefix = "";
+  if (typeof magnitude === "number" && !Number.isFinite(magnitude) && "eEfFgG".includes(spec.type)) {
+    // `'%f' % float('nan')` is `nan` (`NAN` for the upper-case types), not JavaScript's `NaN`.
+    digits = Number.isNaN(magnitude) ? "nan" : "inf";
+    if (spec.type === spec.type.toUpperCase()) digits = digits.toUpperCase();
+    const sign = negative ? "-" : spec.flags.includes("+") ? "+" : spec.flags.includes(" ") ? " " : "";
+    return sign + digits;
+  }
   switch (spec.type) {
     case "x":
     case "X":
@@ -163,7 +171,8 @@ function formatNumber(spec: Spec, value: number | bigint): string {
       break;
     case "g":
     case "G":
-      digits = String(Number(Number(magnitude).toPrecision(spec.precision < 0 ? 6 : spec.precision || 1)));
+      digits = formatGeneral(Number(magnitude), spec.precision < 0 ? 6 : spec.precision || 1, spec.flags.includes("#"));
+      if (spec.type === "G") digits = digits.toUpperCase();
       break;
     default: // d, i, u
       digits = (typeof magnitude === "bigint" ? magnitude : Math.trunc(magnitude)).toString();
@@ -174,6 +183,33 @@ function formatNumber(spec: Spec, value: number | bigint): string {
     if (digits.length < room) digits = "0".repeat(room - digits.length) + digits;
   }
   return sign + prefix + digits;
+}
+
+/**
+ * `%g`: scientific notation when the exponent (after rounding to `precision` digits) is below -4
+ * or at least `precision`, else fixed; trailing zeros dropped unless `#` (Python's rule, which
+ * `toPrecision` does not follow).
+ */
+function formatGeneral(value: number, precision: number, alternate: boolean): string {
+  const scientific = value.toExponential(precision - 1);
+  const exponent = Number(scientific.slice(scientific.indexOf("e") + 1));
+  if (exponent >= -4 && exponent < precision) {
+    const fixed = value.toFixed(precision - 1 - exponent);
+    return alternate ? fixed : dropTrailingZeros(fixed);
+  }
+  const [mantissa, power] = scientific.split("e") as [string, string];
+  return (alternate ? mantissa : dropTrailingZeros(mantissa)) + exponentSuffix(power);
+}
+
+function dropTrailingZeros(text: string): string {
+  return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
+}
+
+/** JavaScript writes `e+8`; Python writes at least two exponent digits, `e+08`. */
+function exponentSuffix(power: string): string {
+  const sign = power[0] === "-" ? "-" : "+";
+  const digits = power.replace(/^[+-]/, "");
+  return "e" + sign + digits.padStart(2, "0");
 }
 
 function pad(text: string, spec: Spec): string {
@@ -188,7 +224,9 @@ export function pyStr(value: unknown): string {
     case "string":
       return value;
     case "number":
-      return Number.isInteger(value) ? String(value) : pyFloat(value);
+      // Integers print in full as Python's `int` does (`String(1e21)` would be `1e+21`).
+      if (Number.isInteger(value)) return Math.abs(value) < 1e21 ? String(value) : BigInt(value).toString();
+      return pyFloat(value);
     case "boolean":
       return value ? "True" : "False";
     case "undefined":
@@ -207,6 +245,11 @@ export function pyStr(value: unknown): string {
 function pyFloat(value: number): string {
   if (Number.isNaN(value)) return "nan";
   if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+  // Python's repr switches to an exponent below 1e-4 (JavaScript only below 1e-6).
+  if (value !== 0 && Math.abs(value) < 1e-4) {
+    const [mantissa, power] = value.toExponential().split("e") as [string, string];
+    return mantissa + exponentSuffix(power);
+  }
   return String(value);
 }
 

@@ -69,6 +69,22 @@ export function splitWhitespace(text: string): string[] {
   return words;
 }
 
+/**
+ * `text.strip()` with no argument. Python's whitespace differs from JavaScript's `trim()`:
+ * it includes `\x1c`–`\x1f` and `\x85`, and excludes `\ufeff`.
+ */
+export function strip(text: string): string {
+  const isSpace = (i: number) => {
+    const code = text.charCodeAt(i);
+    return code <= 0xff ? isPyWhitespace(code) : code !== 0xfeff && /\s/.test(text[i]!);
+  };
+  let start = 0;
+  let end = text.length;
+  while (start < end && isSpace(start)) start++;
+  while (end > start && isSpace(end - 1)) end--;
+  return text.slice(start, end);
+}
+
 /** `text.rstrip(chars)`: drops any trailing run of the given characters. */
 export function rstrip(text: string, chars: string): string {
   let end = text.length;

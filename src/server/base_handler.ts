@@ -167,7 +167,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       }
     }
 
-    if (words.length > 3) {
+    if (words.length < 2 || words.length > 3) {
       this.request_version = "";
       this.send_error(400, `Bad request syntax (${pyRepr(requestline)})`);
       return false;

@@ -89,7 +89,7 @@ export class SocketReader {
 
   /** Waits until more bytes arrive, the stream ends, or it fails. */
   private more(): Promise<void> {
-    if (this.failure && this.buffered === 0) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(this.failure);
     if (this.paused) {
       this.paused = false;
       this.socket.resume();
@@ -165,7 +165,10 @@ export class SocketReader {
     const max = limit < 0 ? Infinity : limit;
     const length = this.lineLength(max);
     if (length >= 0) return this.take(length);
-    if (this.exhausted && !(this.failure && this.buffered === 0)) return this.take(this.buffered);
+    // A partial line is returned only at the end of the stream. After a failure (a timeout) it
+    // stays unread and `readline()` raises, as Python's does: a request line cut short by a
+    // timeout must not be taken for a whole one.
+    if (this.ended || this.closed) return this.take(this.buffered);
     return null;
   }
 
@@ -182,11 +185,12 @@ export class SocketReader {
   async read(n = -1): Promise<Buffer> {
     if (n < 0) {
       while (!this.exhausted) await this.more();
-      if (this.failure && this.buffered === 0 && !this.ended) throw this.failure;
+      if (this.failure && !this.ended) throw this.failure;
       return this.take(this.buffered);
     }
     while (this.buffered < n && !this.exhausted) await this.more();
-    if (this.buffered === 0 && this.failure && !this.ended) throw this.failure;
+    // Short reads happen only at the end of the stream; a timeout before it raises.
+    if (this.buffered < n && this.failure && !this.ended) throw this.failure;
     return this.take(Math.min(n, this.buffered));
   }
 

@@ -230,7 +230,12 @@ export class TCPServer extends BaseServer {
   constructor(server_address: Address, RequestHandlerClass: RequestHandlerClass, bind_and_activate = true) {
     super(server_address, RequestHandlerClass);
     this.address_family = (this.constructor as typeof TCPServer).address_family ?? familyOf(server_address[0]);
-    this.socket = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
+    // allowHalfOpen: a client that half-closes after its request (`printf … | nc`) still gets the
+    // reply; Node would otherwise end our side as soon as the client's FIN is read.
+    this.socket = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    // Accept failures (EMFILE …) are ignored, as Python's loop ignores an OSError from accept();
+    // without a listener Node would throw them and end the process.
+    this.socket.on("error", ignore);
     if (bind_and_activate) {
       // Deferred one microtask so that subclass fields (request_queue_size …) are set first.
       this.ready = Promise.resolve().then(() => this.bindAndActivate());
@@ -261,6 +266,8 @@ export class TCPServer extends BaseServer {
     return resolveBindHost(this.server_address[0], this.address_family).then(
       (host) =>
         new Promise<void>((resolve, reject) => {
+          // Closed while the host was resolved: Python binds synchronously, so it never listens.
+          if (this._closed) return resolve();
           const onError = (error: Error) => reject(error);
           this.socket.once("error", onError);
           const options = {
@@ -275,6 +282,7 @@ export class TCPServer extends BaseServer {
             this.socket.off("error", onError);
             const bound = this.socket.address();
             if (bound && typeof bound === "object") this.server_address = [bound.address, bound.port];
+            if (this._closed) this.socket.close(); // server_close() came during the bind
             resolve();
           });
         }),
