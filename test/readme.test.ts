@@ -51,6 +51,7 @@ async function runExample(script: string, request: string): Promise<{ reply: str
           const socket = connect(8000, "127.0.0.1", () => socket.write(request));
           socket.on("data", (chunk) => (text += chunk));
           socket.on("close", () => resolve(text));
+          socket.setTimeout(5000, () => socket.destroy(new Error("no reply")));
           socket.on("error", reject);
         });
         await sleep(100);
@@ -61,7 +62,12 @@ async function runExample(script: string, request: string): Promise<{ reply: str
       }
     }
   } finally {
-    child.kill("SIGKILL");
+    // Wait for the exit: the next example binds the same port.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    }
   }
 }
 
