@@ -14,3 +14,4 @@ export { HTTPStatus, httpStatus, responses, type StatusInfo } from "./http/statu
 export { HTTPMessage, HTTPException, LineTooLong, parse_headers } from "./http/message.js";
 export type { Address } from "./socketserver/address.js";
 export { SimpleHTTPRequestHandler, type SimpleHTTPRequestHandlerOptions, type FileLike } from "./server/simple_handler.js";
+export { CGIHTTPRequestHandler, CGI_DEPRECATION_MESSAGE, nobody_uid, executable } from "./server/cgi_handler.js";
