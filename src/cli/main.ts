@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-/** `simplehttp`: the command line (a drop-in for `python -m http.server`). */
-process.stdout.write("usage: simplehttp [-h] [--cgi] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [port]\n");
+/** `simplehttp`: the command line, a drop-in for `python -m http.server`. Runs only as the entry point. */
+import { exitAfterFlush, isEntryPoint, main } from "./program.js";
+
+if (isEntryPoint(import.meta.url)) exitAfterFlush(await main(process.argv.slice(2)));

@@ -1,0 +1,310 @@
+/**
+ * The part of Python's `argparse` a command line like `python -m http.server` shows its users:
+ * how arguments are read (abbreviated long options, `-bVALUE`, `--bind=VALUE`, `-hb` clusters,
+ * `--`), the usage and help text, and the error messages — driven by a table of arguments.
+ *
+ * Reading happens in two steps. The first walks the arguments as argparse does, so that errors
+ * come in its order and words; it writes out each argument in one canonical form. The second hands
+ * that form to `node:util` `parseArgs` (strict), which builds the values.
+ */
+import { parseArgs } from "node:util";
+import { pyRepr } from "../py/format.js";
+
+/** An option (`-b, --bind ADDRESS`). `value` options take one argument; the others are switches. */
+export interface OptionSpec {
+  /** The option strings, as shown in the help: `["-b", "--bind"]`. */
+  flags: readonly string[];
+  /** The key of the parsed value: `bind`, `tls_cert`. */
+  dest: string;
+  kind: "switch" | "value" | "help";
+  /** The value's name in usage and help; default `dest` upper-cased. */
+  metavar?: string;
+  help: string;
+}
+
+/** An optional positional argument (`nargs='?'`), with the conversion argparse calls `type`. */
+export interface PositionalSpec<T = unknown> {
+  dest: string;
+  help: string;
+  /**
+   * Converts the text. Throws a `TypeError` whose message names the type (`int`) for text of the
+   * wrong form (`invalid int value: 'abc'`), or another error whose message is the whole complaint.
+   */
+  convert: (text: string) => T;
+}
+
+/** A failed parse: `argument -b/--bind: expected one argument`, `unrecognized arguments: --foo`. */
+export class ArgumentError extends Error {}
+
+export type ParseResult =
+  | { help: true }
+  | { help: false; values: Record<string, string | boolean | undefined>; positionals: Record<string, unknown> };
+
+/** argparse's width at 80 columns (`COLUMNS - 2`), and its `max_help_position`. */
+const WIDTH = 78;
+const MAX_HELP_POSITION = 24;
+/** Looks like a negative number, so it is a value rather than an option. */
+const NEGATIVE_NUMBER = /^-\d+$|^-\d*\.\d+$/;
+
+/** One argument as argparse classifies it: a value, the `--` marker, or an option (maybe unknown). */
+type Classified =
+  | { type: "value" }
+  | { type: "separator" }
+  | { type: "option"; spec: OptionSpec | null; flag: string; explicit: string | null; sep: string };
+
+export class ArgumentParser {
+  readonly prog: string;
+  readonly options: readonly OptionSpec[];
+  readonly positionals: readonly PositionalSpec[];
+  private readonly byFlag = new Map<string, OptionSpec>();
+
+  constructor(prog: string, options: readonly OptionSpec[], positionals: readonly PositionalSpec[]) {
+    this.prog = prog;
+    this.options = options;
+    this.positionals = positionals;
+    for (const spec of options) for (const flag of spec.flags) this.byFlag.set(flag, spec);
+  }
+
+  /** `usage: prog [-h] …`, wrapped as argparse wraps it at 80 columns, without a final newline. */
+  formatUsage(): string {
+    const prefix = "usage: ";
+    const optionParts = this.options.map((spec) => `[${spec.flags[0]}${metavarSuffix(spec)}]`);
+    const positionalParts = this.positionals.map((spec) => `[${spec.dest}]`);
+    const oneLine = [this.prog, ...optionParts, ...positionalParts].join(" ");
+    if (prefix.length + oneLine.length <= WIDTH) return prefix + oneLine;
+
+    let lines: string[];
+    if (prefix.length + this.prog.length <= 0.75 * WIDTH) {
+      const indent = " ".repeat(prefix.length + this.prog.length + 1);
+      lines = wrapParts([this.prog, ...optionParts], indent, prefix);
+      lines.push(...wrapParts(positionalParts, indent));
+    } else {
+      const indent = " ".repeat(prefix.length);
+      lines = wrapParts([...optionParts, ...positionalParts], indent);
+      if (lines.length > 1) lines = [...wrapParts(optionParts, indent), ...wrapParts(positionalParts, indent)];
+      lines = [this.prog, ...lines];
+    }
+    return prefix + lines.join("\n");
+  }
+
+  /** The whole `--help` text, ending in a newline. */
+  formatHelp(): string {
+    const rows: [invocation: string, help: string][][] = [
+      this.positionals.map((spec) => [spec.dest, spec.help]),
+      this.options.map((spec) => [spec.flags.join(", ") + metavarSuffix(spec), spec.help]),
+    ];
+    const longest = Math.max(...rows.flat().map(([invocation]) => invocation.length + 2));
+    const helpPosition = Math.min(longest + 2, MAX_HELP_POSITION);
+    const helpWidth = Math.max(WIDTH - helpPosition, 11);
+    const invocationWidth = helpPosition - 4;
+    const section = (title: string, entries: [string, string][]) => {
+      const lines = [`${title}:`];
+      for (const [invocation, help] of entries) {
+        const [first = "", ...rest] = wrapWords(help, helpWidth);
+        if (invocation.length <= invocationWidth) {
+          lines.push(`  ${invocation.padEnd(invocationWidth)}  ${first}`);
+        } else {
+          lines.push(`  ${invocation}`, " ".repeat(helpPosition) + first);
+        }
+        for (const line of rest) lines.push(" ".repeat(helpPosition) + line);
+      }
+      return lines.join("\n");
+    };
+    const sections = [];
+    if (rows[0]!.length) sections.push(section("positional arguments", rows[0]!));
+    if (rows[1]!.length) sections.push(section("options", rows[1]!));
+    return [this.formatUsage(), ...sections].join("\n\n") + "\n";
+  }
+
+  /** Reads `argv`; throws `ArgumentError` with argparse's message. */
+  parse(argv: readonly string[]): ParseResult {
+    // argparse classifies every argument before it reads any, so a bad option fails first.
+    const separator = argv.indexOf("--");
+    const classes = argv.map((arg, index) => this.classify(arg, separator >= 0 && index > separator));
+    const canonical: string[] = [];
+    const positionalTexts: string[] = [];
+    const extras: string[] = [];
+    let separatorSeen = false;
+
+    for (let index = 0; index < argv.length; index++) {
+      const arg = argv[index]!;
+      const found = classes[index]!;
+      if (found.type === "separator" && !separatorSeen) {
+        separatorSeen = true;
+        continue;
+      }
+      if (found.type !== "option") {
+        if (positionalTexts.length < this.positionals.length) {
+          const spec = this.positionals[positionalTexts.length]!;
+          convertPositional(spec, arg);
+          positionalTexts.push(arg);
+        } else {
+          extras.push(arg);
+        }
+        continue;
+      }
+      if (!found.spec) {
+        extras.push(arg);
+        continue;
+      }
+
+      // One argument may hold several options (`-hb ADDRESS`, `-hbADDRESS`) and a value.
+      const actions: [OptionSpec, string | null][] = [];
+      let { spec, flag, explicit, sep } = found;
+      for (;;) {
+        if (explicit === null) {
+          if (spec.kind !== "value") {
+            actions.push([spec, null]);
+          } else if (index + 1 < argv.length && classes[index + 1]!.type === "value") {
+            actions.push([spec, argv[++index]!]);
+          } else {
+            throw new ArgumentError(`argument ${spec.flags.join("/")}: expected one argument`);
+          }
+          break;
+        }
+        if (spec.kind === "value") {
+          actions.push([spec, explicit]);
+          break;
+        }
+        // A switch given a value: `-hb` continues with `-b`; `--cgi=x` is an error.
+        if (flag[1] === "-" || explicit === "" || sep === "=" || explicit.startsWith("-")) {
+          throw new ArgumentError(`argument ${spec.flags.join("/")}: ignored explicit argument ${pyRepr(explicit)}`);
+        }
+        actions.push([spec, null]);
+        const next = this.byFlag.get("-" + explicit[0]);
+        if (!next) {
+          extras.push("-" + explicit);
+          break;
+        }
+        spec = next;
+        flag = "-" + explicit[0];
+        explicit = explicit.slice(1);
+        sep = "";
+        if (explicit === "") explicit = null;
+        else if (explicit.startsWith("=")) [explicit, sep] = [explicit.slice(1), "="];
+      }
+
+      for (const [action, value] of actions) {
+        if (action.kind === "help") return { help: true };
+        canonical.push(value === null ? `--${action.dest}` : `--${action.dest}=${value}`);
+      }
+    }
+    if (extras.length) throw new ArgumentError(`unrecognized arguments: ${extras.join(" ")}`);
+    return this.collect([...canonical, "--", ...positionalTexts]);
+  }
+
+  /** Builds the values from the canonical arguments with `parseArgs`, then converts positionals. */
+  private collect(args: string[]): ParseResult {
+    const options: Record<string, { type: "string" | "boolean" }> = {};
+    for (const spec of this.options) {
+      if (spec.kind !== "help") options[spec.dest] = { type: spec.kind === "value" ? "string" : "boolean" };
+    }
+    let parsed: ReturnType<typeof parseArgs>;
+    try {
+      parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    } catch (error) {
+      throw new ArgumentError(error instanceof Error ? error.message : String(error));
+    }
+    const values: Record<string, string | boolean | undefined> = {};
+    for (const spec of this.options) {
+      if (spec.kind !== "help") values[spec.dest] = parsed.values[spec.dest] as string | boolean | undefined;
+    }
+    const positionals: Record<string, unknown> = {};
+    this.positionals.forEach((spec, index) => {
+      const text = parsed.positionals[index];
+      positionals[spec.dest] = text === undefined ? undefined : spec.convert(text);
+    });
+    return { help: false, values, positionals };
+  }
+
+  /** argparse's `_parse_optional`: is this argument an option, and which? */
+  private classify(arg: string, afterSeparator: boolean): Classified {
+    if (afterSeparator) return { type: "value" };
+    if (arg === "--") return { type: "separator" };
+    if (!arg.startsWith("-") || arg === "-") return { type: "value" };
+    const exact = this.byFlag.get(arg);
+    if (exact) return { type: "option", spec: exact, flag: arg, explicit: null, sep: "" };
+    const equals = arg.indexOf("=");
+    if (equals > 0) {
+      const spec = this.byFlag.get(arg.slice(0, equals));
+      if (spec) return { type: "option", spec, flag: arg.slice(0, equals), explicit: arg.slice(equals + 1), sep: "=" };
+    }
+    const matches = this.abbreviations(arg);
+    if (matches.length > 1) {
+      const names = matches.map((match) => match.flag).join(", ");
+      throw new ArgumentError(`ambiguous option: ${arg} could match ${names}`);
+    }
+    if (matches.length === 1) return matches[0]!;
+    if (NEGATIVE_NUMBER.test(arg) || arg.includes(" ")) return { type: "value" };
+    return { type: "option", spec: null, flag: arg, explicit: null, sep: "" };
+  }
+
+  /** The options `arg` may abbreviate: `--bi` → `--bind`, `-bVALUE` → `-b` with `VALUE`. */
+  private abbreviations(arg: string): Extract<Classified, { type: "option" }>[] {
+    const found: Extract<Classified, { type: "option" }>[] = [];
+    if (arg.startsWith("--")) {
+      const equals = arg.indexOf("=");
+      const prefix = equals < 0 ? arg : arg.slice(0, equals);
+      const explicit = equals < 0 ? null : arg.slice(equals + 1);
+      for (const [flag, spec] of this.byFlag) {
+        if (flag.startsWith(prefix)) found.push({ type: "option", spec, flag, explicit, sep: explicit === null ? "" : "=" });
+      }
+    } else {
+      for (const [flag, spec] of this.byFlag) {
+        if (flag === arg.slice(0, 2)) found.push({ type: "option", spec, flag, explicit: arg.slice(2), sep: "" });
+        else if (flag.startsWith(arg)) found.push({ type: "option", spec, flag, explicit: null, sep: "" });
+      }
+    }
+    return found;
+  }
+}
+
+function convertPositional(spec: PositionalSpec, text: string): void {
+  try {
+    spec.convert(text);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const complaint = error instanceof TypeError ? `invalid ${message} value: ${pyRepr(text)}` : message;
+    throw new ArgumentError(`argument ${spec.dest}: ${complaint}`);
+  }
+}
+
+function metavarSuffix(spec: OptionSpec): string {
+  return spec.kind === "value" ? " " + (spec.metavar ?? spec.dest.toUpperCase()) : "";
+}
+
+/** argparse's `get_lines`: parts joined by spaces, a new line (at `indent`) when one would pass the width. */
+function wrapParts(parts: readonly string[], indent: string, prefix?: string): string[] {
+  const lines: string[] = [];
+  let line: string[] = [];
+  const start = (prefix ?? indent).length - 1;
+  let length = start;
+  for (const part of parts) {
+    if (length + 1 + part.length > WIDTH && line.length) {
+      lines.push(indent + line.join(" "));
+      line = [];
+      length = indent.length - 1;
+    }
+    line.push(part);
+    length += part.length + 1;
+  }
+  if (line.length) lines.push(indent + line.join(" "));
+  if (prefix !== undefined && lines.length) lines[0] = lines[0]!.slice(indent.length);
+  return lines;
+}
+
+/** Greedy word wrap, as `textwrap.wrap` does for plain help sentences. */
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}

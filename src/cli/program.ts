@@ -1,0 +1,65 @@
+/**
+ * `simplehttp`'s whole run: read the arguments, pick the classes, serve; returns the exit status.
+ * 0: served until Ctrl-C/SIGTERM, or `--help`; 1: could not start; 2: a usage error.
+ */
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { PROG, UsageError, parseCommandLine, parser, usageErrorText } from "./options.js";
+import { StartupError, serve } from "./serve.js";
+import { UnavailableError, chooseServer } from "./server.js";
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCommandLine(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(usageErrorText(error.message));
+    return 2;
+  }
+  if (command === "help") {
+    process.stdout.write(parser.formatHelp());
+    return 0;
+  }
+
+  let choice;
+  try {
+    choice = chooseServer(command);
+  } catch (error) {
+    if (!(error instanceof UnavailableError)) throw error;
+    process.stderr.write(`${PROG}: error: ${error.message}\n`);
+    return 2;
+  }
+
+  try {
+    return await serve({ choice, ...command });
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    process.stderr.write(`${PROG}: error: ${error.message}\n`);
+    return 1;
+  }
+}
+
+/** True when the module at `moduleUrl` is the script Node was started with (through any symlink). */
+export function isEntryPoint(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return pathToFileURL(realpathSync(script)).href === moduleUrl;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Exits with `status` once stdout and stderr have written everything. Exiting at once matters:
+ * like Python's daemon threads, connections still being served must not keep the process alive.
+ */
+export function exitAfterFlush(status: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(status);
+  };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}

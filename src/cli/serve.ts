@@ -1,0 +1,125 @@
+/**
+ * Python's `test()`: bind, print the banner, serve until Ctrl-C (or SIGTERM). Unlike Python, a
+ * server that cannot start says why in one line (`StartupError`) instead of a traceback.
+ */
+import { statSync } from "node:fs";
+import { lookup } from "node:dns/promises";
+import type { Address } from "../socketserver/address.js";
+import type { HTTPDualStackServer, ServerChoice } from "./server.js";
+
+/** The server could not start: one line on stderr, exit status 1. */
+export class StartupError extends Error {}
+
+export interface ServeOptions {
+  choice: ServerChoice;
+  protocol: string;
+  port: number;
+  /** `null` (or `""`): every interface, on one dual-stack socket. */
+  bind: string | null;
+  directory: string;
+}
+
+/** The wildcard addresses tried in order when no `-b` is given; the second if the host has no IPv6. */
+const ALL_INTERFACES = ["::", "0.0.0.0"] as const;
+/** Errors from binding `::` that mean "this host has no IPv6" rather than a real failure. */
+const NO_IPV6 = new Set(["EAFNOSUPPORT", "EADDRNOTAVAIL", "EPROTONOSUPPORT"]);
+
+/** Readable words for the errors binding and resolving give. */
+const REASONS: Record<string, string> = {
+  EADDRINUSE: "address already in use",
+  EACCES: "permission denied",
+  EADDRNOTAVAIL: "address not available on this host",
+  EAFNOSUPPORT: "address family not supported",
+  EINVAL: "invalid argument",
+  ENOTFOUND: "no such host",
+  EAI_AGAIN: "temporary failure in name resolution",
+  EAI_NONAME: "no such host",
+  EAI_FAIL: "name resolution failed",
+};
+
+function reason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code && REASONS[code]) return REASONS[code];
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Refuses a `-d` that is not a directory (Python would start and answer 404 to everything). */
+export function checkDirectory(directory: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(directory).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" || code === "ENOTDIR" ? "no such directory" : reason(error);
+    throw new StartupError(`cannot serve ${directory}: ${why}`);
+  }
+  if (!isDirectory) throw new StartupError(`cannot serve ${directory}: not a directory`);
+}
+
+/** The hosts to try binding, in order: the first `getaddrinfo` result for `-b`, or the wildcards. */
+export async function bindHosts(bind: string | null): Promise<readonly string[]> {
+  if (!bind) return ALL_INTERFACES;
+  try {
+    return [(await lookup(bind)).address];
+  } catch (error) {
+    throw new StartupError(`cannot resolve ${bind}: ${reason(error)}`);
+  }
+}
+
+/** Binds the first host that works; falls back from `::` only when the host lacks IPv6. */
+export async function openServer(choice: ServerChoice, hosts: readonly string[], port: number): Promise<HTTPDualStackServer> {
+  for (const [index, host] of hosts.entries()) {
+    const server = choice.createServer([host, port]);
+    try {
+      await server.ready;
+      return server;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      if (index + 1 < hosts.length && NO_IPV6.has(code)) continue;
+      throw new StartupError(`cannot bind ${host} port ${port}: ${reason(error)}`);
+    }
+  }
+  throw new StartupError("no address to bind");
+}
+
+/** `Serving HTTP on :: port 8000 (http://[::]:8000/) ...` */
+export function bannerText(scheme: string, [host, port]: Address): string {
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return `Serving ${scheme} on ${host} port ${port} (${scheme.toLowerCase()}://${urlHost}:${port}/) ...\n`;
+}
+
+/**
+ * Serves until SIGINT or SIGTERM, then closes the server and resolves with the exit status (0).
+ * SIGINT prints Python's `Keyboard interrupt received, exiting.`; SIGTERM stops silently.
+ */
+export async function serve({ choice, protocol, port, bind, directory }: ServeOptions): Promise<number> {
+  checkDirectory(directory);
+  choice.HandlerClass.protocol_version = protocol;
+  const httpd = await openServer(choice, await bindHosts(bind), port);
+  try {
+    process.stdout.write(bannerText(choice.scheme, httpd.server_address));
+    const serving = httpd.serve_forever();
+    const signal = await Promise.race([nextSignal(), serving.then(() => null)]);
+    if (signal === "SIGINT") process.stdout.write("\nKeyboard interrupt received, exiting.\n");
+    await httpd.shutdown();
+    await serving;
+  } finally {
+    await httpd.server_close();
+  }
+  return 0;
+}
+
+/** Resolves with the first SIGINT or SIGTERM; a second one gets the default action (exit at once). */
+function nextSignal(): Promise<"SIGINT" | "SIGTERM"> {
+  return new Promise((resolve) => {
+    const onInt = () => done("SIGINT");
+    const onTerm = () => done("SIGTERM");
+    const done = (signal: "SIGINT" | "SIGTERM") => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      resolve(signal);
+    };
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+  });
+}
