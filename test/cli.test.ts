@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
 import { lookup } from "node:dns/promises";
 import { tmpdir } from "node:os";
@@ -225,13 +225,98 @@ describe("usage errors: usage and one error line on stderr, exit status 2", () =
     });
   }
 
-  for (const flag of ["--cgi", "--tls-cert"]) {
-    test(`${flag} is refused with one line until it is wired`, TIMEOUT, async () => {
-      const result = await run(flag === "--cgi" ? [flag] : [flag, "cert.pem"]);
-      assert.equal(result.stderr, `simplehttp: error: ${flag} is not available yet\n`);
-      assert.equal(result.code, 2);
+  test("an unreadable --tls-password-file gives Python's message", TIMEOUT, async () => {
+    const result = await run(["--tls-cert", "cert.pem", "--tls-password-file", "/nonexistent"]);
+    assert.equal(
+      result.stderr,
+      `${USAGE}simplehttp: error: Failed to read TLS password file: [Errno 2] No such file or directory: '/nonexistent'\n`,
+    );
+    assert.equal(result.code, 2);
+  });
+});
+
+describe("--tls-cert, --tls-key, --tls-password-file: HTTPS", () => {
+  const tlsFixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/tls/${name}`, import.meta.url));
+  const HTTPS_BANNER = /^Serving HTTPS on 127\.0\.0\.1 port (\d+) \(https:\/\/127\.0\.0\.1:\1\/\) \.\.\.\n/;
+
+  async function httpsGet(port: number, path: string): Promise<string> {
+    const { connect: tlsConnect } = await import("node:tls");
+    return new Promise((resolve, reject) => {
+      let reply = "";
+      const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false }, () => socket.write(`GET ${path} HTTP/1.0\r\n\r\n`));
+      socket.on("data", (chunk) => (reply += chunk));
+      socket.on("close", () => resolve(reply));
+      socket.on("error", reject);
     });
   }
+
+  async function serveHttps(args: readonly string[], body: (port: number) => Promise<void>) {
+    const proc = launch(["-b", "127.0.0.1", "-d", served, ...args, "0"]);
+    try {
+      await waitFor(() => HTTPS_BANNER.test(proc.stdout()) || proc.hasExited(), "the HTTPS banner", proc);
+      const match = HTTPS_BANNER.exec(proc.stdout());
+      assert.ok(match, `no HTTPS banner; stderr: ${proc.stderr()}`);
+      await body(Number(match[1]));
+    } finally {
+      await stop(proc);
+    }
+  }
+
+  test("serves files over TLS with the HTTPS banner", TIMEOUT, async () => {
+    await serveHttps(["--tls-cert", tlsFixture("cert.pem"), "--tls-key", tlsFixture("key.pem")], async (port) => {
+      const reply = await httpsGet(port, "/a.txt");
+      assert.match(reply, /^HTTP\/1\.0 200 OK\r\n/);
+      assert.ok(reply.endsWith("\r\n\r\nhello\n"));
+    });
+  });
+
+  test("an encrypted key opens with --tls-password-file", TIMEOUT, async () => {
+    const args = ["--tls-cert", tlsFixture("cert.pem"), "--tls-key", tlsFixture("key-encrypted.pem"), "--tls-password-file", tlsFixture("password.txt")];
+    await serveHttps(args, async (port) => {
+      assert.ok((await httpsGet(port, "/a.txt")).endsWith("hello\n"));
+    });
+  });
+
+  const failures: [string, string[], string][] = [
+    ["a wrong password", ["--tls-key", "key-encrypted.pem", "--tls-password-file", "wrong.txt"], "cannot decrypt the TLS key (wrong or missing password)"],
+    ["a key that does not match", ["--tls-key", "other-key.pem"], "the TLS key does not match the certificate"],
+  ];
+  for (const [what, extra, message] of failures) {
+    test(`${what} is one clear line and exit status 1`, TIMEOUT, async () => {
+      writeFileSync(join(root, "wrong.txt"), "not the password\n");
+      const args = ["--tls-cert", tlsFixture("cert.pem"), ...extra.map((a) => (a.startsWith("--") ? a : a.endsWith(".pem") ? tlsFixture(a) : join(root, a))), "0"];
+      const result = await run(args);
+      assert.equal(result.stderr, `simplehttp: error: ${message}\n`);
+      assert.equal(result.stdout, "");
+      assert.equal(result.code, 1);
+    });
+  }
+});
+
+describe("--cgi", () => {
+  test("runs scripts in cgi-bin and prints Python's deprecation warning once", TIMEOUT, async () => {
+    const site = mkdtempSync(join(tmpdir(), "simplehttp-cli-cgi-"));
+    try {
+      // As root, scripts run as nobody, who must be able to reach them.
+      mkdirSync(join(site, "cgi-bin"));
+      writeFileSync(join(site, "cgi-bin", "hi.sh"), "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"hi $QUERY_STRING\"\n", { mode: 0o755 });
+      chmodSync(site, 0o755);
+      chmodSync(join(site, "cgi-bin"), 0o755);
+      await withServer(["--cgi", "-b", "127.0.0.1", "-d", site, "0"], async ({ port, proc }) => {
+        for (const query of ["a=1", "b=2"]) {
+          const reply = (await exchange(port, `GET /cgi-bin/hi.sh?${query} HTTP/1.0\r\n\r\n`)).toString();
+          assert.match(reply, /^HTTP\/1\.0 200 Script output follows\r\n/);
+          assert.ok(reply.endsWith(`\r\nContent-Type: text/plain\n\nhi ${query}\n`), reply);
+        }
+        const warnings = proc.stderr().split("\n").filter((line) => line.includes("Warning"));
+        assert.deepEqual(warnings, [
+          "DeprecationWarning: 'http.server.CGIHTTPRequestHandler' is deprecated and slated for removal in Python 3.15",
+        ]);
+      });
+    } finally {
+      rmSync(site, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("startup failures: one line on stderr, exit status 1", () => {
@@ -456,7 +541,7 @@ describe("the module and the bin", () => {
 });
 
 describe("parseCommandLine (in-process)", () => {
-  const base: CommandLine = { cgi: false, bind: null, directory: "/cwd", protocol: "HTTP/1.0", port: 8000, tls_cert: null, tls_key: null, tls_password_file: null };
+  const base: CommandLine = { cgi: false, bind: null, directory: "/cwd", protocol: "HTTP/1.0", port: 8000, tls_cert: null, tls_key: null, tls_password_file: null, tls_password: null };
   const cases: [args: string[], expected: Partial<CommandLine>][] = [
     [[], {}],
     [["8080"], { port: 8080 }],

@@ -1,5 +1,9 @@
 /** The `simplehttp` command line's arguments: the table, the help text, and the checks after parsing. */
+import { readFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { ArgumentError, ArgumentParser, type OptionSpec } from "./argparse.js";
+import { pyRepr } from "../py/format.js";
+import { strip } from "../py/text.js";
 
 export const PROG = "simplehttp";
 export const DEFAULT_PORT = 8000;
@@ -16,6 +20,8 @@ export interface CommandLine {
   tls_cert: string | null;
   tls_key: string | null;
   tls_password_file: string | null;
+  /** The password read from `--tls-password-file` (stripped), or null. */
+  tls_password: string | null;
 }
 
 /** A usage error: printed after the usage, exit status 2. */
@@ -110,10 +116,37 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     tls_cert: text("tls_cert"),
     tls_key: text("tls_key"),
     tls_password_file: text("tls_password_file"),
+    tls_password: null,
   };
   validate(options);
+  if (options.tls_password_file) options.tls_password = readPassword(options.tls_password_file);
   return options;
 }
+
+/** Python's `open(path, encoding="utf-8").read().strip()`, with its OSError text on failure. */
+function readPassword(path: string): string {
+  try {
+    return strip(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new UsageError(`Failed to read TLS password file: ${osErrorText(error as NodeJS.ErrnoException, path)}`);
+  }
+}
+
+/** Python's `str(OSError)`: `[Errno 2] No such file or directory: '/nonexistent'`. */
+function osErrorText(error: NodeJS.ErrnoException, path: string): string {
+  const code = error.code ?? "";
+  const errno = (osConstants.errno as Record<string, number>)[code];
+  const text = STRERROR[code];
+  return errno !== undefined && text ? `[Errno ${errno}] ${text}: ${pyRepr(path)}` : error.message;
+}
+
+const STRERROR: Record<string, string> = {
+  ENOENT: "No such file or directory",
+  EACCES: "Permission denied",
+  EISDIR: "Is a directory",
+  ENOTDIR: "Not a directory",
+  ELOOP: "Too many levels of symbolic links",
+};
 
 /** The checks Python makes after parsing. */
 function validate(options: CommandLine): void {

@@ -6,7 +6,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { PROG, UsageError, parseCommandLine, parser, usageErrorText } from "./options.js";
 import { StartupError, serve } from "./serve.js";
-import { UnavailableError, chooseServer } from "./server.js";
+import { chooseServer } from "./server.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
   let command;
@@ -22,17 +22,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  let choice;
   try {
-    choice = chooseServer(command);
-  } catch (error) {
-    if (!(error instanceof UnavailableError)) throw error;
-    process.stderr.write(`${PROG}: error: ${error.message}\n`);
-    return 2;
-  }
-
-  try {
-    return await serve({ choice, ...command });
+    return await serve({ choice: chooseServer(command), ...command });
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
     process.stderr.write(`${PROG}: error: ${error.message}\n`);

@@ -1,14 +1,17 @@
 /**
- * The server the command line runs: `HTTPDualStackServer`, and the choice of handler and server
- * class for the options given (where `--cgi` and `--tls-cert` will plug in).
+ * The servers the command line runs — Python's `HTTPDualStackServer` and `HTTPSDualStackServer` —
+ * and the choice of handler and server class for the options given.
  */
 import type { Socket } from "node:net";
 import { ThreadingHTTPServer } from "../server/http_server.js";
+import { ThreadingHTTPSServer, createTLSContext, describeTLSError, type HTTPSOptions } from "../server/https_server.js";
 import { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
+import { CGIHTTPRequestHandler } from "../server/cgi_handler.js";
 import { AF_INET6, type Address } from "../socketserver/address.js";
 import type { BaseRequestHandler } from "../socketserver/handlers.js";
-import type { RequestHandlerClass } from "../socketserver/servers.js";
+import type { TCPServer } from "../socketserver/servers.js";
 import type { CommandLine } from "./options.js";
+import { StartupError } from "./serve.js";
 
 /** A handler class that takes the directory to serve, as `SimpleHTTPRequestHandler` does. */
 export type DirectoryHandlerClass = new (
@@ -18,62 +21,82 @@ export type DirectoryHandlerClass = new (
   options?: { directory?: string | URL },
 ) => BaseRequestHandler<any>;
 
-export interface DualStackOptions {
-  /** The directory every handler serves; by default the handler's own default (the cwd). */
-  directory?: string;
-}
+type ServerConstructor = abstract new (...args: any[]) => TCPServer;
+/** What the mixin adds, spelled out so declarations need not expose TCPServer's internals. */
+type WithDirectory = abstract new (...args: any[]) => { directory: string | undefined };
 
 /**
- * Python's `HTTPDualStackServer`: a `ThreadingHTTPServer` whose IPv6 socket also accepts IPv4
- * (bound to `::`, it serves both stacks, IPv4 peers showing as `::ffff:127.0.0.1`), and which
- * hands `directory` to each handler it constructs.
+ * Python's `DualStackServerMixin`: an IPv6 socket that also accepts IPv4 (bound to `::`, it serves
+ * both stacks, IPv4 peers showing as `::ffff:127.0.0.1`), and a `directory` handed to each handler.
  */
-export class HTTPDualStackServer extends ThreadingHTTPServer {
-  directory: string | undefined;
+export function DualStackServerMixin<T extends ServerConstructor>(Base: T): T & WithDirectory {
+  abstract class DualStackServer extends Base {
+    /** The directory every handler serves; `undefined`: the handler's own default (the cwd). */
+    directory: string | undefined = undefined;
 
-  constructor(
-    server_address: Address,
-    RequestHandlerClass: RequestHandlerClass | DirectoryHandlerClass,
-    bind_and_activate = true,
-    options: DualStackOptions = {},
-  ) {
-    super(server_address, RequestHandlerClass as RequestHandlerClass, bind_and_activate);
-    this.directory = options.directory;
-  }
+    protected override listenOptions(): { ipv6Only?: boolean } {
+      return this.address_family === AF_INET6 ? { ipv6Only: false } : {};
+    }
 
-  protected override listenOptions(): { ipv6Only?: boolean } {
-    return this.address_family === AF_INET6 ? { ipv6Only: false } : {};
+    override async finish_request(request: Socket, client_address: Address): Promise<void> {
+      const Handler = this.RequestHandlerClass as unknown as DirectoryHandlerClass;
+      const options = this.directory === undefined ? {} : { directory: this.directory };
+      await this._runHandler(new Handler(request, client_address, this, options));
+    }
   }
-
-  override async finish_request(request: Socket, client_address: Address): Promise<void> {
-    const Handler = this.RequestHandlerClass as unknown as DirectoryHandlerClass;
-    const options = this.directory === undefined ? {} : { directory: this.directory };
-    await this._runHandler(new Handler(request, client_address, this, options));
-  }
+  return DualStackServer;
 }
 
-/** An option that is parsed but not wired to a server yet: one error line, exit status 2. */
-export class UnavailableError extends Error {}
+export class HTTPDualStackServer extends DualStackServerMixin(ThreadingHTTPServer) {}
+export class HTTPSDualStackServer extends DualStackServerMixin(ThreadingHTTPSServer) {}
+
+export type DualStackServer = HTTPDualStackServer | HTTPSDualStackServer;
 
 /** What `serve()` runs: the handler class, how to make the server, and the banner's scheme. */
 export interface ServerChoice {
   HandlerClass: DirectoryHandlerClass & { protocol_version: string };
   scheme: "HTTP" | "HTTPS";
   /** Constructs (and starts binding) the server for one address. */
-  createServer(address: Address): HTTPDualStackServer;
+  createServer(address: Address): DualStackServer;
 }
 
 /**
  * Python's choice: `CGIHTTPRequestHandler` with `--cgi`, else `SimpleHTTPRequestHandler`; the
- * HTTPS dual-stack server with `--tls-cert`, else the HTTP one.
+ * HTTPS dual-stack server with `--tls-cert`, else the HTTP one. A certificate, key or password
+ * that cannot be used is a `StartupError` (one line, exit status 1) before anything is bound.
  */
 export function chooseServer(command: CommandLine): ServerChoice {
-  if (command.cgi) throw new UnavailableError("--cgi is not available yet");
-  if (command.tls_cert) throw new UnavailableError("--tls-cert is not available yet");
-  const HandlerClass = SimpleHTTPRequestHandler;
+  const HandlerClass = command.cgi ? CGIHTTPRequestHandler : SimpleHTTPRequestHandler;
+  if (command.cgi) printWarningsAsPython();
+  const withDirectory = <S extends DualStackServer>(server: S): S => {
+    server.directory = command.directory;
+    return server;
+  };
+  if (!command.tls_cert) {
+    return {
+      HandlerClass,
+      scheme: "HTTP",
+      createServer: (address) => withDirectory(new HTTPDualStackServer(address, HandlerClass)),
+    };
+  }
+  const tls: HTTPSOptions = { certfile: command.tls_cert, keyfile: command.tls_key, password: command.tls_password };
+  try {
+    createTLSContext(tls);
+  } catch (error) {
+    throw new StartupError(describeTLSError(error as NodeJS.ErrnoException));
+  }
   return {
     HandlerClass,
-    scheme: "HTTP",
-    createServer: (address) => new HTTPDualStackServer(address, HandlerClass, true, { directory: command.directory }),
+    scheme: "HTTPS",
+    createServer: (address) => withDirectory(new HTTPSDualStackServer(address, HandlerClass, true, tls)),
   };
+}
+
+/**
+ * Python prints a warning as `<file>:<line>: DeprecationWarning: <text>`; Node adds its pid and a
+ * hint. The command line prints the category and text alone, once, as Python's CLI shows them.
+ */
+function printWarningsAsPython(): void {
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => process.stderr.write(`${warning.name}: ${warning.message}\n`));
 }

@@ -27,6 +27,36 @@ export interface HTTPSOptions {
   alpn_protocols?: string[] | null;
 }
 
+/** Loads a certificate chain and key as Python's `SSLContext.load_cert_chain` does (TLS ≥ 1.2). */
+export function createTLSContext({ certfile, keyfile, password }: HTTPSOptions): SecureContext {
+  if (!certfile) throw new TypeError("HTTPSServer needs a certfile");
+  const cert = readFileSync(certfile);
+  const key = keyfile ? readFileSync(keyfile) : cert;
+  const secret = typeof password === "function" ? password() : password;
+  return createSecureContext({
+    cert,
+    key,
+    ...(secret != null ? { passphrase: secret.toString() } : {}),
+    minVersion: "TLSv1.2",
+  });
+}
+
+/** Why a certificate or key could not be loaded, in words an operator can act on. */
+export function describeTLSError(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case "ERR_OSSL_BAD_DECRYPT":
+      return "cannot decrypt the TLS key (wrong or missing password)";
+    case "ERR_OSSL_X509_KEY_VALUES_MISMATCH":
+      return "the TLS key does not match the certificate";
+    case "ENOENT":
+      return `no such file: ${error.path}`;
+    case "EACCES":
+      return `permission denied: ${error.path}`;
+    default:
+      return `cannot load the TLS certificate or key: ${error.message}`;
+  }
+}
+
 /** Why a handshake failed, in words an operator can act on. */
 function handshakeFailure(error: NodeJS.ErrnoException): string {
   if (error.code === "ERR_SSL_HTTP_REQUEST") return "plain HTTP request on the HTTPS port";
@@ -69,16 +99,7 @@ export class HTTPSServer extends HTTPServer {
 
   /** `load_cert_chain(certfile, keyfile, password)`: throws on a bad file, key or password. */
   _create_context(): SecureContext {
-    if (!this.certfile) throw new TypeError("HTTPSServer needs a certfile");
-    const cert = readFileSync(this.certfile);
-    const key = this.keyfile ? readFileSync(this.keyfile) : cert;
-    const password = typeof this.password === "function" ? this.password() : this.password;
-    return createSecureContext({
-      cert,
-      key,
-      ...(password != null ? { passphrase: password.toString() } : {}),
-      minVersion: "TLSv1.2",
-    });
+    return createTLSContext({ certfile: this.certfile, keyfile: this.keyfile, password: this.password });
   }
 
   /** Starts the handshake; the connection is queued for handling once it is secure. */
