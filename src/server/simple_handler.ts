@@ -17,6 +17,12 @@
  * - a NUL (`%00`) in the path, or a surrogate that stands for no byte (`%ED%A0%80`): 404
  *   `File not found`;
  * - such a surrogate in a listing's title (`/dir/%ED%A0%80/../`): the listing, with U+FFFD.
+ *
+ * Additions (docs/FEATURES.md), which change no byte unless the request or an option asks:
+ * ranges and preconditions on files (`Range`, `If-Range`, `If-Match`, `If-Unmodified-Since`),
+ * and the options `etag`, `cors`, `extra_headers`, `cache_control`, `compress`, `precompressed`
+ * and `spa`. Their logic is in file_response.ts, ranges.ts, conditional.ts, encoding.ts and
+ * features.ts; this class only calls it.
  */
 import type { Socket } from "node:net";
 import { lstat, opendir, stat } from "node:fs/promises";
@@ -26,12 +32,15 @@ import { BaseHTTPRequestHandler, __version__ } from "./base_handler.js";
 import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { guess_file_type } from "../http/mime.js";
-import { parsedate_to_datetime } from "../http/dates.js";
 import { BytesIO, FileIO, type FileLike } from "../py/io.js";
 import { encodeUtf8, fsdecode, fsencode } from "../py/codecs.js";
 import { quote, unquote, urlsplit, urlunsplit } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
 import { htmlEscape } from "../py/text.js";
+import { pyRepr } from "../py/format.js";
+import { notModifiedSince } from "./conditional.js";
+import { needsFileFeatures, sendFileHead } from "./file_response.js";
+import { ALLOW_ORIGIN, checkHeaderList, isPreflight, preflightHeaders, spaFallback, type HeaderField } from "./features.js";
 
 export type { FileLike } from "../py/io.js";
 export { BytesIO, FileIO } from "../py/io.js";
@@ -204,8 +213,63 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   /** The directory served by handlers of this class; `null` means `process.cwd()`. */
   static directory: string | URL | null = null;
 
+  // Additions beyond Python (docs/FEATURES.md), all off by default.
+  /**
+   * Send a weak `ETag` (`W/"<size hex>-<mtime ms hex>"`) on file responses, and evaluate
+   * `If-None-Match` against it (304 on a match) and `If-Match` / `If-Range` entity tags.
+   * @default false
+   */
+  static etag = false;
+  /**
+   * Send `Access-Control-Allow-Origin: *` on every response, and answer CORS preflights
+   * (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) with 204.
+   * @default false
+   */
+  static cors = false;
+  /**
+   * Headers added to every response, as `[name, value]` pairs. A name that is not a token, or a
+   * value with CR, LF or NUL, is refused (`InvalidHeaderError`) when a handler is created;
+   * `parseHeaderOption("Name: value")` checks one at configuration time.
+   * @default []
+   */
+  static extra_headers: readonly HeaderField[] = [];
+  /**
+   * `Cache-Control` for file responses (200, 206, 304), e.g. `max-age=3600` or `no-cache`;
+   * listings, redirects and errors never get it.
+   * @default null
+   */
+  static cache_control: string | null = null;
+  /**
+   * Compress compressible files of at least 1 KiB with brotli or gzip, as `Accept-Encoding`
+   * allows; never a request with `Range`.
+   * @default false
+   */
+  static compress = false;
+  /**
+   * Serve `x.br` or `x.gz`, when it sits beside `x` and the client accepts it, for a request of `x`.
+   * @default false
+   */
+  static precompressed = false;
+  /**
+   * Single-page application fallback: a GET or HEAD of a missing path whose last segment has no
+   * extension is answered with this file (relative to `directory`), e.g. `"index.html"`.
+   * @default null
+   */
+  static spa: string | null = null;
+
   extensions_map: Record<string, string> = (this.constructor as SimpleHandlerClass).extensions_map;
   index_pages: readonly string[] = (this.constructor as SimpleHandlerClass).index_pages;
+  etag: boolean = (this.constructor as SimpleHandlerClass).etag;
+  cors: boolean = (this.constructor as SimpleHandlerClass).cors;
+  extra_headers: readonly HeaderField[] = checkHeaderList((this.constructor as SimpleHandlerClass).extra_headers);
+  cache_control: string | null = (this.constructor as SimpleHandlerClass).cache_control;
+  compress: boolean = (this.constructor as SimpleHandlerClass).compress;
+  precompressed: boolean = (this.constructor as SimpleHandlerClass).precompressed;
+  spa: string | null = (this.constructor as SimpleHandlerClass).spa;
+  /** The status of the response being written (so that a `100 Continue` gets no added headers). */
+  private responseCode = 0;
+  /** Headers for the next `end_headers()` (see `defer_header`). */
+  private deferredHeaders: HeaderField[] = [];
   /** The directory served, as a path (`os.fspath`). */
   directory: string;
 
@@ -246,6 +310,48 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   /**
+   * With `cors`, answers a CORS preflight with 204. Anything else is what Python sends for a
+   * method it does not implement: `501 Unsupported method ('OPTIONS')`.
+   */
+  async do_OPTIONS(): Promise<void> {
+    if (!(this.cors && isPreflight(this.headers))) {
+      return this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
+    }
+    this.send_response(204);
+    for (const [name, value] of preflightHeaders(this.headers)) this.send_header(name, value);
+    await this.end_headers();
+  }
+
+  override send_response_only(code: number, message?: string | null): void {
+    this.responseCode = code;
+    super.send_response_only(code, message);
+  }
+
+  /**
+   * Buffers a header that the next `end_headers()` sends after the others: how a header joins a
+   * response that another method builds, e.g. `Content-Range` on the 416 that `send_error` sends.
+   */
+  defer_header(keyword: string, value: string): void {
+    this.deferredHeaders.push([keyword, value]);
+  }
+
+  /**
+   * Ends the headers, first adding the deferred ones, then, on every final response (files,
+   * listings, redirects, 304s, errors), CORS and `extra_headers`.
+   */
+  override end_headers(): Promise<void> {
+    if (this.deferredHeaders.length) {
+      for (const [name, value] of this.deferredHeaders) this.send_header(name, value);
+      this.deferredHeaders = [];
+    }
+    if (this.responseCode >= 200) {
+      if (this.cors) this.send_header(...ALLOW_ORIGIN);
+      for (const [name, value] of this.extra_headers) this.send_header(name, value);
+    }
+    return super.end_headers();
+  }
+
+  /**
    * The common part of GET and HEAD: sends the status line and headers, and returns the body to
    * copy (which the caller must close), or null when there is nothing more to send.
    *
@@ -254,7 +360,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   async send_head(): Promise<FileLike | null> {
     let path = this.translate_path(this.path);
-    if ((await statOrNull(path))?.isDirectory()) {
+    const stats = await statOrNull(path);
+    if (stats?.isDirectory()) {
       const parts = urlsplit(this.path);
       if (!(parts.path.endsWith("/") || parts.path.endsWith("%2f") || parts.path.endsWith("%2F"))) {
         this.send_response(301);
@@ -273,6 +380,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       }
       if (index === null) return this.list_directory(path);
       path = index;
+    } else if (stats === null && this.spa !== null) {
+      path = spaFallback(path, this.directory, this.spa) ?? path;
     }
     const ctype = this.guess_type(path);
     // A file named with a trailing slash is not that file (bpo-17324).
@@ -290,18 +399,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     }
     try {
       const fs = await f.fstat();
-      if (this.headers.has("If-Modified-Since") && !this.headers.has("If-None-Match")) {
-        const ims = parsedate_to_datetime(this.headers.get("If-Modified-Since")!);
-        // Only a UTC (or zone-less) date is compared; any other offset is ignored, as in Python.
-        if (ims && (ims.isUTC || ims.tzoffset === null)) {
-          const lastModified = Math.floor(fs.mtimeMs / 1000);
-          if (lastModified <= ims.timestamp) {
-            this.send_response(304);
-            await this.end_headers();
-            await f.close();
-            return null;
-          }
-        }
+      // Ranges, the preconditions Python ignores, and the file options: see file_response.ts.
+      if (needsFileFeatures(this)) return await sendFileHead(this, f, path, ctype, fs);
+      // Only a UTC (or zone-less) date is compared; any other offset is ignored, as in Python.
+      if (notModifiedSince(this.headers, fs.mtimeMs)) {
+        this.send_response(304);
+        await this.end_headers();
+        await f.close();
+        return null;
       }
       this.send_response(200);
       this.send_header("Content-type", ctype);
