@@ -7,7 +7,7 @@
  * and the body. The server sends only the status line (`200 Script output follows`), `Server` and
  * `Date` before it: the script cannot change the status.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { accessSync, constants as fsConstants, readFileSync, type Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
@@ -15,6 +15,7 @@ import { extname, resolve as resolvePath } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { SimpleHTTPRequestHandler } from "./simple_handler.js";
+import { Deadline, Termination, describe, spawnScript, writable } from "./cgi_process.js";
 import { unquote } from "../py/urllib.js";
 import { fsencode } from "../py/codecs.js";
 import { pyRepr } from "../py/format.js";
@@ -118,9 +119,7 @@ const EMPTY = Buffer.alloc(0);
 /** Bytes of the request body passed to the script per write. */
 const BODY_CHUNK = 64 * 1024;
 /** After SIGTERM, how long a timed-out script has before SIGKILL. */
-const KILL_GRACE_MS = 2000;
 /** After SIGKILL, how long to wait for the script's pipes to close before abandoning them. */
-const ABANDON_MS = 2000;
 /** A stderr line longer than this is logged in pieces. */
 const MAX_LOG_LINE = 16 * 1024;
 /** An HTTP/0.9 reply drops the script's header block; a longer block is sent as it is. */
@@ -450,78 +449,6 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
   }
 }
 
-/** Starts the script; rejects if it could not be (sync or async spawn errors alike). */
-async function spawnScript(command: string, args: string[], options: SpawnOptions): Promise<ChildProcess> {
-  const child = spawn(command, args, options);
-  await new Promise<void>((resolve, reject) => {
-    child.once("spawn", resolve);
-    child.once("error", reject);
-  });
-  child.on("error", () => {}); // a kill() that finds the process already gone
-  track(child);
-  return child;
-}
-
-/** `cgi_timeout` as a timer: `onExpire` runs when it fires; `expired` settles then, or on `cancel()`. */
-class Deadline {
-  readonly expired: Promise<null>;
-  private settle!: () => void;
-  private readonly timer: NodeJS.Timeout | undefined;
-
-  constructor(seconds: number | null, onExpire: () => void) {
-    this.expired = new Promise((resolve) => (this.settle = () => resolve(null)));
-    if (seconds === null || !Number.isFinite(seconds)) return;
-    this.timer = setTimeout(() => {
-      this.settle();
-      onExpire();
-    }, Math.max(0, seconds * 1000));
-  }
-
-  cancel(): void {
-    clearTimeout(this.timer);
-    this.settle();
-  }
-}
-
-/**
- * Ends a timed-out script: SIGTERM to its process group (the script, or what it left running),
- * SIGKILL after a grace period, then, should a descendant that left the group still hold the
- * pipes, stops waiting for them. `signal` is the last signal sent.
- */
-class Termination {
-  signal: NodeJS.Signals | null = null;
-  private readonly timers: NodeJS.Timeout[] = [];
-
-  constructor(
-    private readonly child: ChildProcess,
-    private readonly group: boolean,
-  ) {}
-
-  start(): void {
-    this.send("SIGTERM");
-    this.later(KILL_GRACE_MS, () => {
-      this.send("SIGKILL");
-      this.later(ABANDON_MS, () => {
-        this.child.stdout?.destroy();
-        this.child.stderr?.destroy();
-      });
-    });
-  }
-
-  cancel(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-  }
-
-  private send(signal: NodeJS.Signals): void {
-    this.signal = signal;
-    killGroup(this.child, signal, this.group);
-  }
-
-  private later(ms: number, action: () => void): void {
-    this.timers.push(setTimeout(action, ms));
-  }
-}
-
 /** `Content-Length` as a byte count; absent, negative or malformed means no body. */
 function contentLength(value: string | undefined): number {
   if (!value) return 0;
@@ -542,21 +469,6 @@ async function statOrNull(path: string): Promise<Stats | null> {
 
 async function isDirectory(path: string): Promise<boolean> {
   return (await statOrNull(path))?.isDirectory() ?? false;
-}
-
-/** Settles once the stream can take more, or is gone. */
-function writable(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      stream.off("error", done);
-      resolve();
-    };
-    stream.on("drain", done);
-    stream.on("close", done);
-    stream.on("error", done);
-  });
 }
 
 /** `Basic` credentials as Python decodes them (lenient base64, then ASCII), or null. */
@@ -642,40 +554,4 @@ function blankLineEnd(bytes: Buffer): number {
 /** Quotes a command-line word for the `command:` log line when it needs it. */
 function quoteArgument(word: string): string {
   return word === "" || /[\s"]/.test(word) ? `"${word.replace(/"/g, '\\"')}"` : word;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.message;
-  return String(error);
-}
-
-/** Scripts still running, killed if the server process exits first. */
-const running = new Set<ChildProcess>();
-let exitHook = false;
-
-function track(child: ChildProcess): void {
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  if (exitHook) return;
-  exitHook = true;
-  process.once("exit", () => {
-    for (const script of running) killGroup(script, "SIGTERM", process.platform !== "win32");
-  });
-}
-
-/** Signals the script's process group (the script and what it started), or just the script. */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals, group: boolean): void {
-  if (group && child.pid !== undefined) {
-    try {
-      process.kill(-child.pid, signal);
-      return;
-    } catch {
-      // The group is gone (or was never made): fall back to the process itself.
-    }
-  }
-  try {
-    child.kill(signal);
-  } catch {
-    // Already gone.
-  }
 }
