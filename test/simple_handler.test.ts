@@ -956,7 +956,7 @@ describe("streaming a 20 MiB file", () => {
         socket.on("error", reject);
         socket.write("GET /big.bin HTTP/1.0\r\n\r\n");
       });
-      // The handler's write fails, do_GET's finally closes the file, the error is reported.
+      // The handler's write fails, do_GET's finally closes the file, the loss is logged.
       const deadline = Date.now() + 15000;
       while (handlers.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(handlers.size, 0, "the handler finished");
@@ -969,8 +969,8 @@ describe("streaming a 20 MiB file", () => {
     } finally {
       stderr.restore();
     }
-    assert.match(stderr.text(), /Exception occurred during processing of request from \('127\.0\.0\.1', \d+\)/);
-    assert.match(stderr.text(), /(BrokenPipeError|ConnectionResetError)/);
+    // One log line through log_message (silenced here), no traceback block: see test/faults.test.ts.
+    assert.doesNotMatch(stderr.text(), /Exception occurred during processing of request/);
     assert.equal(splitReply(await request("/small.txt", { port: streaming.port })).body.toString(), "small\n");
   });
 });

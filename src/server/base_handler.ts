@@ -6,12 +6,23 @@
  * A request is a request line (`<command> <path> <version>`), header lines, a blank line and an
  * optional body the handler reads itself. A two-word request line (`GET /path`) is HTTP/0.9:
  * no headers are read, and the reply is the body alone.
+ *
+ * Beyond Python, for a server that hostile clients cannot hold or confuse (docs/SECURITY.md):
+ * timeouts for reading a request, for an idle keep-alive connection and for a client that stops
+ * reading; requests with ambiguous body framing refused with 400; a body the handler leaves
+ * unread skipped (or the connection closed) rather than parsed as the next request; a client that
+ * resets the connection logged in one line.
  */
 import type { Socket } from "node:net";
 import { StreamRequestHandler, isTimeoutError } from "../socketserver/handlers.js";
 import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
+import { SocketTimeoutError } from "../socketserver/reader.js";
+import { ConnectionClosedError } from "../socketserver/writer.js";
 import { HTTPMessage, HTTPException, LineTooLong, parse_headers, type MessageFactory } from "../http/message.js";
+import { FramingError, NO_BODY, requestFraming } from "../http/framing.js";
+import { ChunkedEncodingError } from "../http/chunked.js";
+import { RequestBody } from "./request_body.js";
 import { responses as statusResponses, type Responses } from "../http/status.js";
 import { formatHttpDate, httpDateNow, logDateNow, WEEKDAY_NAMES, MONTH_NAMES } from "../http/dates.js";
 import { percentFormat, pyRepr } from "../py/format.js";
@@ -48,6 +59,24 @@ const MAX_REQUEST_LINE = 65536;
 /** Status codes whose responses carry no body (`send_error` sends no page for them). */
 const BODILESS = new Set([204, 205, 304]);
 
+/** What a connection is waiting for, and so which timeout applies. */
+const enum Phase {
+  /** The handler is at work: only `write_timeout` applies. */
+  Handling,
+  /** The request line and headers: `header_timeout`, from the connection's or request's start. */
+  Headers,
+  /** The first byte of the next request on a kept-alive connection: `keepalive_timeout`. */
+  Idle,
+  /** The rest of a body the handler left unread: `header_timeout` again. */
+  Draining,
+}
+
+/** The errors by which a peer that went away shows itself, on a read or a write. */
+const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
+
+/** A connection closed by one of our timeouts (already logged); a `TimeoutError` to its handler. */
+class ConnectionExpired extends SocketTimeoutError {}
+
 type HandlerClass = typeof BaseHTTPRequestHandler;
 
 export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends StreamRequestHandler<S> {
@@ -64,6 +93,27 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   static responses: Responses = statusResponses;
   static weekdayname: readonly string[] = WEEKDAY_NAMES;
   static monthname: readonly (string | null)[] = MONTH_NAMES;
+  /**
+   * Seconds a client has to send the request line and headers, in all — counted from the
+   * connection's start, or on a kept-alive connection from the first byte of the request — so a
+   * client trickling bytes (slowloris) is cut off. `null`: no limit (Python's behaviour).
+   * @default 30
+   */
+  static header_timeout: number | null = 30;
+  /** Seconds a kept-alive connection may sit idle between requests. `null`: no limit. @default 5 */
+  static keepalive_timeout: number | null = 5;
+  /**
+   * Seconds a response may wait on a client that has stopped reading (one write, not the whole
+   * response). `null`: no limit.
+   * @default 60
+   */
+  static write_timeout: number | null = 60;
+  /**
+   * Bytes of request body the handler left unread that are read and dropped so the connection
+   * can carry another request; a longer rest closes the connection instead.
+   * @default 1048576 (1 MiB)
+   */
+  static drain_limit = 1 << 20;
 
   server_version: string = (this.constructor as HandlerClass).server_version;
   sys_version: string = (this.constructor as HandlerClass).sys_version;
@@ -75,6 +125,10 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   responses: Responses = (this.constructor as HandlerClass).responses;
   weekdayname: readonly string[] = (this.constructor as HandlerClass).weekdayname;
   monthname: readonly (string | null)[] = (this.constructor as HandlerClass).monthname;
+  header_timeout: number | null = (this.constructor as HandlerClass).header_timeout;
+  keepalive_timeout: number | null = (this.constructor as HandlerClass).keepalive_timeout;
+  write_timeout: number | null = (this.constructor as HandlerClass).write_timeout;
+  drain_limit: number = (this.constructor as HandlerClass).drain_limit;
 
   // Per-request state, as Python names it.
   raw_requestline: Buffer = Buffer.alloc(0);
@@ -90,8 +144,40 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   private idle = false;
   private closing = false;
 
+  // Deadlines, checked by the server's sweep (`checkDeadline`): no timer per request.
+  /** Whether the server's sweep watches this connection (not when Python's `timeout` is set). */
+  private watched = false;
+  private phase = Phase.Handling;
+  /** When (`Date.now()`) the current phase expires; 0: never. */
+  private deadline = 0;
+  /** `rfile.received` when the connection went idle: a change means the next request began. */
+  private idleMark = 0;
+
+  /** The current request's body; null when it has none. */
+  private body: RequestBody | null = null;
+  /** Whether a final response to this request has been started (`send_response`). */
+  private responded = false;
+
   constructor(request: Socket, client_address: Address, server: S) {
     super(request, client_address, server);
+  }
+
+  /** Also starts the deadlines, unless Python's `timeout` is set (it then governs alone). */
+  override setup(): void {
+    super.setup();
+    const sweeper = this.server?._sweeper;
+    const timeouts = [this.header_timeout, this.keepalive_timeout, this.write_timeout].filter((t) => t !== null);
+    if (this.timeout === null && sweeper && timeouts.length > 0) {
+      sweeper.watch(this, Math.min(...timeouts) * 1000);
+      this.watched = true;
+    }
+    this.arm(Phase.Headers);
+  }
+
+  override finish(): void {
+    if (this.watched) this.server._sweeper.unwatch(this);
+    this.watched = false;
+    super.finish();
   }
 
   /** Handles requests until the connection is to close. */
@@ -105,10 +191,14 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   async handle_one_request(): Promise<void> {
     try {
       this.idle = this.rfile.pending === 0;
+      // The first request's header deadline runs from the connection's start (see setup()).
+      if (this.phase === Phase.Handling) this.arm(this.idle ? Phase.Idle : Phase.Headers);
+      this.responded = false;
       const line = this.rfile.readlineIfBuffered(MAX_REQUEST_LINE + 1) ?? (await this.rfile.readline(MAX_REQUEST_LINE + 1));
       this.idle = false;
       this.raw_requestline = line;
       if (line.length > MAX_REQUEST_LINE) {
+        this.disarm();
         this.requestline = "";
         this.request_version = "";
         this.command = "";
@@ -119,7 +209,9 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
         this.close_connection = true;
         return;
       }
-      if (!(await this.parse_request())) return;
+      const parsed = await this.parse_request();
+      this.disarm();
+      if (!parsed) return;
       const method = (this as unknown as Record<string, unknown>)["do_" + this.command];
       if (typeof method !== "function") {
         this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
@@ -127,11 +219,113 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       }
       await method.call(this);
       await this.wfile.flush();
+      if (this.body && !this.close_connection) await this.skipUnreadBody(this.body);
     } catch (error) {
-      if (!isTimeoutError(error)) throw error;
-      this.log_error("Request timed out: %r", error);
-      this.close_connection = true;
+      if (!this.handleConnectionError(error)) throw error;
     }
+  }
+
+  /**
+   * The failures that end a connection without being a fault of the handler, each logged in one
+   * line: one of our timeouts (logged when it expired), Python's `timeout`, a peer that went away,
+   * a malformed chunked body. Returns false for anything else (a real exception).
+   */
+  private handleConnectionError(error: unknown): boolean {
+    this.close_connection = true;
+    const reading = this.phase === Phase.Headers || this.phase === Phase.Idle;
+    this.disarm();
+    if (error instanceof ConnectionExpired) return true; // logged when it expired
+    if (isTimeoutError(error)) {
+      this.log_error("Request timed out: %r", error);
+      return true;
+    }
+    if (error instanceof ChunkedEncodingError) {
+      this.log_error("Bad chunked request body (%s)", error.message);
+      if (!this.responded) void this.send_error(400, "Bad chunked request body");
+      return true;
+    }
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (typeof code !== "string" || !CONNECTION_LOST.has(code)) return false;
+    // A client leaving between requests is not worth a line; one leaving mid-request is.
+    if (reading && this.idle && this.rfile.pending === 0) return true;
+    const what = code === "ECONNRESET" ? "Connection reset by peer" : code === "EPIPE" ? "Broken pipe" : `Connection lost (${code})`;
+    if (reading) this.log_error("%s while reading a request", what);
+    else this.log_error('%s while %s "%s"', what, error instanceof ConnectionClosedError ? "sending" : "receiving", this.requestline);
+    return true;
+  }
+
+  /**
+   * Reads the request body as the client framed it — `Content-Length` bytes, or the chunks of a
+   * `Transfer-Encoding: chunked` body, decoded — up to `n` bytes (all that is left when `n` is
+   * negative); an empty buffer at its end, or when there is no body. `rfile` stays the raw
+   * stream, as in Python: read the body one way or the other, not both.
+   * @throws ChunkedEncodingError for a malformed chunked body (the connection then closes)
+   */
+  read_body(n = -1): Promise<Buffer> {
+    return this.body ? this.body.read(n) : Promise.resolve(EMPTY);
+  }
+
+  /**
+   * After the handler, on a connection to keep: reads and drops the body it left unread, so those
+   * bytes are not taken for the next request (Python would parse them as one). A rest longer than
+   * `drain_limit`, or a chunked body read around `read_body()`, closes the connection instead.
+   */
+  private async skipUnreadBody(body: RequestBody): Promise<void> {
+    this.arm(Phase.Draining);
+    const complete = await body.skip(this.drain_limit);
+    this.disarm();
+    if (!complete) this.close_connection = true;
+  }
+
+  /** Enters `phase` and starts its deadline (if the sweep watches this connection). */
+  private arm(phase: Phase, now?: number): void {
+    this.phase = phase;
+    if (phase === Phase.Idle) this.idleMark = this.rfile.received;
+    if (!this.watched) return;
+    const seconds = phase === Phase.Idle ? this.keepalive_timeout : this.header_timeout;
+    this.deadline = seconds === null ? 0 : (now ?? Date.now()) + seconds * 1000;
+  }
+
+  private disarm(): void {
+    this.phase = Phase.Handling;
+    this.deadline = 0;
+  }
+
+  /**
+   * Called by the server's sweep: closes the connection when the current phase's deadline has
+   * passed, or when a write has waited `write_timeout` seconds for a client that does not read.
+   */
+  checkDeadline(now: number): void {
+    const stalled = this.wfile.waitingSince;
+    if (stalled !== 0 && this.write_timeout !== null && now - stalled >= this.write_timeout * 1000) {
+      this.expire(`Request timed out: the client stopped reading for ${seconds(this.write_timeout)} while sending "${this.requestline}"`);
+      return;
+    }
+    if (this.phase === Phase.Idle && this.rfile.received !== this.idleMark) {
+      this.arm(Phase.Headers, now); // the next request has begun
+      return;
+    }
+    if (this.deadline === 0 || now < this.deadline) return;
+    if (this.phase === Phase.Idle) {
+      this.expire(`Keep-alive connection closed after ${seconds(this.keepalive_timeout!)} idle`);
+    } else if (this.phase === Phase.Headers) {
+      this.expire(`Request timed out: no complete request line and headers within ${seconds(this.header_timeout!)}`);
+    } else {
+      this.expire(`Request timed out: the unread request body took more than ${seconds(this.header_timeout!)}`);
+    }
+  }
+
+  /** Logs `message`, then closes the connection; whatever the handler awaits fails. */
+  private expire(message: string): void {
+    this.server._sweeper.unwatch(this); // expired once, logged once
+    this.watched = false;
+    this.disarm();
+    this.close_connection = true;
+    this.log_error("%s", message);
+    const error = new ConnectionExpired();
+    this.rfile.fail(error);
+    this.wfile.fail(error);
+    this.connection.destroy();
   }
 
   /**
@@ -140,6 +334,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
    */
   async parse_request(): Promise<boolean> {
     this.command = null;
+    this.body = null;
     let version = this.default_request_version;
     this.request_version = version;
     this.close_connection = true;
@@ -203,6 +398,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       }
       throw error;
     }
+    if (!this.frameBody()) return false;
 
     const conntype = this.headers.get("Connection", "").toLowerCase();
     if (conntype === "close") {
@@ -210,10 +406,29 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     } else if (conntype === "keep-alive" && this.protocol_version >= "HTTP/1.1") {
       this.close_connection = false;
     }
+    // A chunked HTTP/1.0 request cannot be trusted to end where it says (RFC 9112 §6.1).
+    if (this.request_version < "HTTP/1.1" && this.headers.has("Transfer-Encoding")) this.close_connection = true;
     const expect = this.headers.get("Expect", "").toLowerCase();
     if (expect === "100-continue" && this.protocol_version >= "HTTP/1.1" && this.request_version >= "HTTP/1.1") {
       if (!(await this.handle_expect_100())) return false;
     }
+    return true;
+  }
+
+  /**
+   * Notes where the body starts and how it is framed; a request whose framing is ambiguous
+   * (request smuggling) gets 400 and the connection closes. Not in Python.
+   */
+  private frameBody(): boolean {
+    let framing: number;
+    try {
+      framing = requestFraming(this.headers);
+    } catch (error) {
+      if (!(error instanceof FramingError)) throw error;
+      this.send_error(400, error.message);
+      return false;
+    }
+    if (framing !== NO_BODY && framing !== 0) this.body = new RequestBody(this.rfile, framing);
     return true;
   }
 
@@ -257,6 +472,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
 
   /** Logs the request, then buffers the status line, `Server` and `Date`. */
   send_response(code: number, message?: string | null): void {
+    this.responded = true;
     this.log_request(code);
     this.send_response_only(code, message);
     this.send_header("Server", this.version_string());
@@ -346,6 +562,11 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** `30 seconds`, `1 second`, `0.5 seconds`. */
+function seconds(value: number): string {
+  return value === 1 ? "1 second" : `${value} seconds`;
+}
 
 /** Python encodes header lines as Latin-1, strictly: other characters raise. */
 function latin1(line: string): string {

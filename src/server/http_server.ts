@@ -8,6 +8,11 @@ import { getfqdn } from "../socketserver/address.js";
 export class HTTPServer extends TCPServer {
   override allow_reuse_address = true;
   override allow_reuse_port = false;
+  /**
+   * The listen backlog and accept queue: Python's is 5, which a browser opening a page's
+   * connections at once, or a benchmark, overflows. 1024 (Linux caps it at `somaxconn`).
+   */
+  override request_queue_size = 1024;
   /** The fully qualified name of the bound host (`socket.getfqdn`). */
   server_name = "";
   /** The bound port. */

@@ -13,8 +13,7 @@ import { TLSSocket, createSecureContext, type SecureContext } from "node:tls";
 import { HTTPServer } from "./http_server.js";
 import { ThreadingMixIn, type RequestHandlerClass } from "../socketserver/servers.js";
 import type { Address } from "../socketserver/address.js";
-import { logDateNow } from "../http/dates.js";
-import { scrubControlCharacters } from "../py/text.js";
+import type { DeadlineSweeper, Expiring } from "../socketserver/deadlines.js";
 
 export interface HTTPSOptions {
   /** PEM file with the certificate chain (and the key, when `keyfile` is not given). */
@@ -115,23 +114,22 @@ export class HTTPSServer extends HTTPServer {
       secureContext: this.context,
       ALPNProtocols: this.alpn_protocols,
     });
-    const timer = setTimeout(() => {
-      this.log_tls_error(client_address, "TLS handshake timed out");
-      socket.destroy();
-    }, this.handshake_timeout * 1000);
+    const deadline = new HandshakeDeadline(socket, this.handshake_timeout * 1000, this._sweeper, () =>
+      this.log_tls_error(client_address, "TLS handshake timed out"),
+    );
     const onError = (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      deadline.cancel();
       this.log_tls_error(client_address, `TLS handshake failed: ${handshakeFailure(error)}`);
       socket.destroy();
     };
     socket.once("error", onError);
     this._handshaking.add(socket);
     socket.once("close", () => {
-      clearTimeout(timer);
+      deadline.cancel();
       this._handshaking.delete(socket);
     });
     socket.once("secure", () => {
-      clearTimeout(timer);
+      deadline.cancel();
       this._handshaking.delete(socket);
       socket.off("error", onError);
       socket.on("error", () => {});
@@ -148,7 +146,33 @@ export class HTTPSServer extends HTTPServer {
 
   /** One log line, in the handlers' format, for a connection that never became a request. */
   log_tls_error(client_address: Address, message: string): void {
-    process.stderr.write(`${client_address[0]} - - [${logDateNow()}] ${scrubControlCharacters(message)}\n`);
+    this.log_connection_error(client_address, message);
+  }
+}
+
+/** `handshake_timeout` for one connection, checked by the server's sweep (no timer of its own). */
+class HandshakeDeadline implements Expiring {
+  private readonly deadline: number;
+
+  constructor(
+    private readonly socket: TLSSocket,
+    timeoutMs: number,
+    private readonly sweeper: DeadlineSweeper,
+    private readonly onExpire: () => void,
+  ) {
+    this.deadline = Date.now() + timeoutMs;
+    sweeper.watch(this, timeoutMs);
+  }
+
+  checkDeadline(now: number): void {
+    if (now < this.deadline) return;
+    this.cancel();
+    this.onExpire();
+    this.socket.destroy();
+  }
+
+  cancel(): void {
+    this.sweeper.unwatch(this);
   }
 }
 

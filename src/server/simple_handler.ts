@@ -41,6 +41,7 @@ import { pyRepr } from "../py/format.js";
 import { notModifiedSince } from "./conditional.js";
 import { needsFileFeatures, sendFileHead } from "./file_response.js";
 import { ALLOW_ORIGIN, checkHeaderList, isPreflight, preflightHeaders, spaFallback, type HeaderField } from "./features.js";
+import { resolvesOutside } from "./paths.js";
 
 export type { FileLike } from "../py/io.js";
 export { BytesIO, FileIO } from "../py/io.js";
@@ -212,6 +213,12 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   static index_pages: readonly string[] = ["index.html", "index.htm"];
   /** The directory served by handlers of this class; `null` means `process.cwd()`. */
   static directory: string | URL | null = null;
+  /**
+   * Follow symbolic links wherever they point, as Python does. `false` answers 404 for any path
+   * whose real path lies outside the real path of `directory` (see paths.ts).
+   * @default true
+   */
+  static follow_symlinks = true;
 
   // Additions beyond Python (docs/FEATURES.md), all off by default.
   /**
@@ -266,6 +273,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   compress: boolean = (this.constructor as SimpleHandlerClass).compress;
   precompressed: boolean = (this.constructor as SimpleHandlerClass).precompressed;
   spa: string | null = (this.constructor as SimpleHandlerClass).spa;
+  follow_symlinks: boolean = (this.constructor as SimpleHandlerClass).follow_symlinks;
   /** The status of the response being written (so that a `100 Continue` gets no added headers). */
   private responseCode = 0;
   /** Headers for the next `end_headers()` (see `defer_header`). */
@@ -360,6 +368,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   async send_head(): Promise<FileLike | null> {
     let path = this.translate_path(this.path);
+    if (!this.follow_symlinks && (await this.refusedOutside(path))) return null;
     const stats = await statOrNull(path);
     if (stats?.isDirectory()) {
       const parts = urlsplit(this.path);
@@ -389,6 +398,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       await this.send_error(404, "File not found");
       return null;
     }
+    // An index page or the SPA file may itself be a link out of the directory.
+    if (!this.follow_symlinks && (await this.refusedOutside(path))) return null;
     let f: FileIO;
     try {
       // Python raises on a NUL in the path (and answers nothing); any failure to open is a 404 here.
@@ -418,6 +429,13 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       await f.close();
       throw error;
     }
+  }
+
+  /** With `follow_symlinks` off: true, having sent 404, when `path` resolves outside `directory`. */
+  private async refusedOutside(path: string): Promise<boolean> {
+    if (!(await resolvesOutside(path, this.directory))) return false;
+    await this.send_error(404, "File not found");
+    return true;
   }
 
   /**

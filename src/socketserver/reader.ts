@@ -30,6 +30,8 @@ export class SocketReader {
   private wake: (() => void) | null = null;
   private paused = false;
   closed = false;
+  /** Bytes the socket has delivered so far (read or not): a change means the peer sent something. */
+  received = 0;
 
   constructor(
     private readonly socket: Duplex,
@@ -48,6 +50,11 @@ export class SocketReader {
     return this.buffered;
   }
 
+  /** Bytes taken by reads so far: how far into the stream the reader is. */
+  get consumed(): number {
+    return this.received - this.buffered;
+  }
+
   /** True once the peer has finished sending (or the socket failed) and every byte was read. */
   get atEnd(): boolean {
     return this.buffered === 0 && (this.ended || this.failure !== null);
@@ -56,6 +63,7 @@ export class SocketReader {
   private readonly onData = (chunk: Buffer) => {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.received += chunk.length;
     if (this.buffered > this.highWaterMark && !this.wake) this.pause();
     this.notify();
   };
@@ -199,6 +207,22 @@ export class SocketReader {
     while (this.buffered === 0 && !this.exhausted) await this.more();
     if (this.buffered === 0 && this.failure && !this.ended) throw this.failure;
     return this.take(n < 0 ? this.buffered : Math.min(n, this.buffered));
+  }
+
+  /**
+   * Reads and drops `n` bytes without holding more than a chunk at a time; resolves false if the
+   * stream ends first.
+   */
+  async skip(n: number): Promise<boolean> {
+    while (n > 0) {
+      while (this.buffered === 0 && !this.exhausted) await this.more();
+      if (this.buffered === 0) {
+        if (this.failure && !this.ended) throw this.failure;
+        return false;
+      }
+      n -= this.take(Math.min(n, this.chunks[0]!.length)).length;
+    }
+    return true;
   }
 
   /** Stops listening to the socket; unread bytes are dropped. */

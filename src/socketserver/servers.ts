@@ -5,9 +5,13 @@
  * that arrive meanwhile wait, paused, in an accept queue. `ThreadingMixIn` handles each connection
  * as soon as it arrives, concurrently ("threads" are async tasks on the event loop).
  */
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type ListenOptions, type Server, type Socket } from "node:net";
 import { type Address, type AddressFamily, addressRepr, familyOf, resolveBindHost, AF_INET6 } from "./address.js";
 import type { BaseRequestHandler } from "./handlers.js";
+import { DeadlineSweeper, Lingering } from "./deadlines.js";
+import { AcceptGuard, connectionLimits, type ConnectionLimits } from "./admission.js";
+import { logDateNow } from "../http/dates.js";
+import { scrubControlCharacters } from "../py/text.js";
 
 /** A request handler class: `new Handler(request, client_address, server)`. */
 export type RequestHandlerClass<S extends BaseServer = any> = new (
@@ -18,16 +22,32 @@ export type RequestHandlerClass<S extends BaseServer = any> = new (
 
 type Waiter = (gotRequest: boolean) => void;
 
-/** How long a closed connection keeps reading (and discarding) before it is torn down. */
-const LINGER_MS = 2000;
+/** After `graceful_close()` forces connections closed, how long it waits for their handlers. */
+const FORCED_CLOSE_WAIT_MS = 1000;
+/** The shortest interval between two "too many connections" log lines. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+type ServerClass = typeof BaseServer;
 
 /**
  * The serving loop, independent of the transport: `serve_forever`, `handle_request`, `shutdown`,
  * and the per-request hooks Python documents.
  */
 export abstract class BaseServer {
+  /**
+   * Connections handled at once. More wait, paused, in the accept queue (`request_queue_size` of
+   * them) and are handled as others finish; the limit is lowered to fit the process's file
+   * descriptor limit. Python has no such limit.
+   * @default 10000
+   */
+  static max_connections = 10_000;
+  /** Seconds `graceful_close()` gives requests in flight before closing their connections. @default 10 */
+  static shutdown_grace = 10;
+
   /** Seconds `handle_request()` waits for a connection; `null` waits forever. */
   timeout: number | null = null;
+  max_connections: number = (this.constructor as ServerClass).max_connections;
+  shutdown_grace: number = (this.constructor as ServerClass).shutdown_grace;
   server_address: Address;
   RequestHandlerClass: RequestHandlerClass;
 
@@ -40,6 +60,12 @@ export abstract class BaseServer {
   _shutdownRequested = false;
   _serving: Promise<void> | null = null;
   _closed = false;
+  /** Every accepted connection not yet closed: handled, waiting, in a TLS handshake, or closing. */
+  readonly _connections = new Set<Socket>();
+  /** The deadlines of handlers, handshakes and closing connections, checked by one timer. */
+  readonly _sweeper = new DeadlineSweeper();
+  /** Called when the last connection and handler are gone (`graceful_close()` waits on it). */
+  _onIdle: (() => void) | null = null;
 
   constructor(server_address: Address, RequestHandlerClass: RequestHandlerClass) {
     this.server_address = [server_address[0], server_address[1]];
@@ -137,7 +163,20 @@ export abstract class BaseServer {
       await handler.run();
     } finally {
       this._handlers.delete(handler);
+      // A connection waiting for a free slot may start now.
+      if (this._canHandle()) this._wake(true);
+      this._checkIdle();
     }
+  }
+
+  /** The connection limits in force (see `admission.ts`); `TCPServer` adds its queue size. */
+  _connectionLimits(): ConnectionLimits {
+    return connectionLimits(this.max_connections, 0);
+  }
+
+  /** True when a queued connection is there and a handling slot is free. */
+  _canHandle(): boolean {
+    return this._pending.length > 0 && this._handlers.size < this._connectionLimits().handled;
   }
 
   /** Ends the connection after what was written has been sent. */
@@ -149,14 +188,13 @@ export abstract class BaseServer {
   /**
    * Closes the connection. Closing at once would make the kernel answer any unread request bytes
    * with a reset, which can destroy the response still in flight; so the socket keeps reading
-   * (and discarding) until the peer closes, for two seconds at most.
+   * (and discarding) until the peer closes: for two seconds at most once everything was sent, and
+   * for a minute at most while a client that does not read holds up the end of the response.
    */
   close_request(request: Socket): void {
     if (request.destroyed) return;
     request.resume();
-    const timer = setTimeout(() => request.destroy(), LINGER_MS);
-    timer.unref();
-    request.once("close", () => clearTimeout(timer));
+    new Lingering(request, this._sweeper);
   }
 
   /**
@@ -178,18 +216,80 @@ export abstract class BaseServer {
     for (const handler of this._handlers) handler.server_closing();
   }
 
+  /**
+   * Stops serving without cutting requests short — what SIGTERM and Ctrl-C should do: stops
+   * `serve_forever()` and stops accepting (`shutdown()` + `server_close()`), closes idle keep-alive
+   * connections, lets requests in flight finish for up to `grace` seconds, then closes whatever
+   * is left. Resolves once every connection is closed. Like `shutdown()`, not for a serial
+   * server's own handler to await.
+   */
+  async graceful_close(grace: number = this.shutdown_grace): Promise<void> {
+    const deadline = Date.now() + Math.max(0, grace) * 1000;
+    const stopped = this.shutdown();
+    const closed = this.server_close();
+    await this._idleBy(deadline);
+    if (!this._isIdle()) {
+      this._destroyConnections();
+      // Their sockets gone, handlers end at their next read or write (a handler stuck elsewhere
+      // is not waited for long).
+      await this._idleBy(Date.now() + FORCED_CLOSE_WAIT_MS);
+    }
+    await settleWithin(Promise.allSettled([stopped, closed]), FORCED_CLOSE_WAIT_MS);
+    this._sweeper.close();
+  }
+
+  /** Resolves when no connection or handler is left, or at `deadline` (ms). */
+  _idleBy(deadline: number): Promise<void> {
+    if (this._isIdle()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this._onIdle = () => {
+        this._onIdle = null;
+        done();
+      };
+    });
+  }
+
+  _isIdle(): boolean {
+    return this._connections.size === 0 && this._handlers.size === 0;
+  }
+
+  _checkIdle(): void {
+    if (this._onIdle && this._isIdle()) this._onIdle();
+  }
+
+  /** Closes every connection at once: queued, handled, in a handshake, or closing. */
+  _destroyConnections(): void {
+    for (const [request] of this._pending.splice(0)) request.destroy();
+    for (const handler of this._handlers) handler.request.destroy();
+    for (const socket of this._connections) socket.destroy();
+  }
+
+  /**
+   * One line in the request log's format (`host - - [date] message`) about a connection that is
+   * not a request: refused, failed in its TLS handshake. Python's socketserver logs none of these.
+   */
+  log_connection_error(client_address: Address | null, message: string): void {
+    const host = client_address?.[0] || "-";
+    process.stderr.write(`${host} - - [${logDateNow()}] ${scrubControlCharacters(message)}\n`);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.server_close();
   }
 
-  /** Queues an accepted connection and wakes the serving loop. */
+  /** Queues an accepted connection and wakes the serving loop if it may be handled now. */
   _enqueue(request: Socket, client_address: Address): void {
     if (this._closed) {
       request.destroy();
       return;
     }
     this._pending.push([request, client_address]);
-    this._wake(true);
+    if (this._canHandle()) this._wake(true);
   }
 
   _wake(gotRequest: boolean): void {
@@ -198,9 +298,12 @@ export abstract class BaseServer {
     waiter?.(gotRequest);
   }
 
-  /** Resolves true when a connection is queued, false on timeout (`null`: none) or shutdown. */
+  /**
+   * Resolves true when a queued connection may be handled (one is waiting and a slot is free),
+   * false on timeout (`null`: none) or shutdown.
+   */
   _waitForRequest(seconds: number | null): Promise<boolean> {
-    if (this._pending.length) return Promise.resolve(true);
+    if (this._canHandle()) return Promise.resolve(true);
     if (this._shutdownRequested) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = seconds === null ? undefined : setTimeout(() => this._wake(false), seconds * 1000);
@@ -220,22 +323,32 @@ export class TCPServer extends BaseServer {
   allow_reuse_address = false;
   /** `SO_REUSEPORT` needs Node ≥ 22.12; on older Node it is ignored. */
   allow_reuse_port = false;
-  /** The listen backlog. */
+  /**
+   * The listen backlog, and how many connections may wait in the server's own accept queue while
+   * `max_connections` are handled (Node cannot leave them in the kernel's backlog; see
+   * `admission.ts`). Past both, new connections are closed at once.
+   */
   request_queue_size = 5;
 
   address_family: AddressFamily;
   /** The listening `net.Server` (Python's listening socket). */
   socket: Server;
+  /** What to do when accept() runs out of file descriptors; made when listening starts. */
+  _acceptGuard: AcceptGuard | null = null;
+  private listenArguments: ListenOptions | null = null;
+  private relistenTimer: NodeJS.Timeout | null = null;
+  private refusedSinceLog = 0;
+  private lastRefusalLog = 0;
 
   constructor(server_address: Address, RequestHandlerClass: RequestHandlerClass, bind_and_activate = true) {
     super(server_address, RequestHandlerClass);
     this.address_family = (this.constructor as typeof TCPServer).address_family ?? familyOf(server_address[0]);
     // allowHalfOpen: a client that half-closes after its request (`printf … | nc`) still gets the
     // reply; Node would otherwise end our side as soon as the client's FIN is read.
-    this.socket = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.accept(socket));
-    // Accept failures (EMFILE …) are ignored, as Python's loop ignores an OSError from accept();
-    // without a listener Node would throw them and end the process.
-    this.socket.on("error", ignore);
+    this.socket = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.admit(socket));
+    // Accept failures are ignored, as Python's loop ignores an OSError from accept() (without a
+    // listener Node would throw them and end the process); running out of descriptors backs off.
+    this.socket.on("error", (error: NodeJS.ErrnoException) => this._acceptGuard?.onAcceptError(error));
     if (bind_and_activate) {
       // Deferred one microtask so that subclass fields (request_queue_size …) are set first.
       this.ready = Promise.resolve().then(() => this.bindAndActivate());
@@ -282,7 +395,13 @@ export class TCPServer extends BaseServer {
             this.socket.off("error", onError);
             const bound = this.socket.address();
             if (bound && typeof bound === "object") this.server_address = [bound.address, bound.port];
+            // A pause after EMFILE listens again on the same port.
+            this.listenArguments = { ...options, port: this.server_address[1] };
             if (this._closed) this.socket.close(); // server_close() came during the bind
+            else this._acceptGuard ??= new AcceptGuard(
+              (message) => this.log_connection_error(null, message),
+              (ms) => this.pauseListening(ms),
+            );
             resolve();
           });
         }),
@@ -292,15 +411,71 @@ export class TCPServer extends BaseServer {
   /** Python calls `listen()` here; Node already listens after `server_bind()`. */
   override server_activate(): void {}
 
+  override _connectionLimits(): ConnectionLimits {
+    return connectionLimits(this.max_connections, this.request_queue_size);
+  }
+
+  /**
+   * Counts a new connection in and passes it to `accept()`; or closes it at once when the server
+   * is closed, holds all the connections it may, or has just run out of file descriptors.
+   */
+  private admit(socket: Socket): void {
+    socket.on("error", ignore);
+    if (this._closed || this._acceptGuard?.shedding() || this._connections.size >= this._connectionLimits().open) {
+      this.refuse(socket);
+      return;
+    }
+    this._connections.add(socket);
+    socket.once("close", () => {
+      this._connections.delete(socket);
+      this._checkIdle();
+    });
+    this.accept(socket);
+  }
+
+  /** Closes a connection the server has no room for; logged once per ten seconds at most. */
+  private refuse(socket: Socket): void {
+    socket.destroy();
+    if (this._closed || this._acceptGuard?.shedding()) return;
+    this.refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
+    const { handled, open } = this._connectionLimits();
+    const count = this.refusedSinceLog === 1 ? "1 connection" : `${this.refusedSinceLog} connections`;
+    this.log_connection_error(
+      [socket.remoteAddress ?? "", 0],
+      `Too many connections (${handled} handled, ${open - handled} waiting): ${count} closed`,
+    );
+    this.lastRefusalLog = now;
+    this.refusedSinceLog = 0;
+  }
+
   /** Takes a new connection: errors are made harmless, then it waits in the accept queue. */
   protected accept(socket: Socket): void {
     socket.on("error", ignore);
     this._enqueue(socket, [socket.remoteAddress ?? "", socket.remotePort ?? 0]);
   }
 
+  /** Stops accepting for `ms` milliseconds, the last resort when accept() keeps failing. */
+  private pauseListening(ms: number): void {
+    if (!this.socket.listening || !this.listenArguments || this.relistenTimer) return;
+    this.socket.close();
+    this.relistenTimer = setTimeout(() => {
+      this.relistenTimer = null;
+      if (this._closed) return;
+      const onError = (error: NodeJS.ErrnoException) =>
+        this.log_connection_error(null, `Listening again failed (${error.code ?? error.message}): no longer accepting connections`);
+      this.socket.once("error", onError);
+      this.socket.listen(this.listenArguments!, () => this.socket.off("error", onError));
+    }, ms);
+  }
+
   /** Stops listening and closes the queued connections (`with` / `await using` call this). */
   override async server_close(): Promise<void> {
     await super.server_close();
+    if (this.relistenTimer) clearTimeout(this.relistenTimer);
+    this.relistenTimer = null;
+    this._acceptGuard?.close();
     if (this.socket.listening) this.socket.close();
   }
 
@@ -311,6 +486,17 @@ export class TCPServer extends BaseServer {
 }
 
 function ignore(): void {}
+
+/** Resolves when `promise` settles or after `ms` milliseconds, whichever comes first. */
+function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void promise.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 type ServerConstructor = abstract new (...args: any[]) => BaseServer;
 

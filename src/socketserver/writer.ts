@@ -32,6 +32,11 @@ export class SocketWriter {
   private lastError: Error | null = null;
   private rejectWaiter: ((error: Error) => void) | null = null;
   closed = false;
+  /**
+   * When (`Date.now()`) the socket last stopped taking writes — the peer is not reading and the
+   * buffers are full — or 0 while it takes them. A server's write timeout watches this.
+   */
+  waitingSince = 0;
 
   constructor(private readonly socket: Socket) {
     socket.on("error", this.onError);
@@ -70,6 +75,7 @@ export class SocketWriter {
   }
 
   private drained(): Promise<void> {
+    this.waitingSince ||= Date.now();
     const promise = new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         cleanup();
@@ -80,6 +86,7 @@ export class SocketWriter {
         reject(this.lastError ?? new ConnectionClosedError());
       };
       const cleanup = () => {
+        this.waitingSince = 0;
         this.rejectWaiter = null;
         this.socket.off("drain", onDrain);
         this.socket.off("close", onClose);

@@ -1,0 +1,107 @@
+/**
+ * Connection deadlines with one timer per server: instead of a timer per connection (re-armed at
+ * every phase of every request), each connection keeps its deadline in a field, and a sweep a few
+ * times per shortest timeout closes the ones past it. Setting a deadline costs an assignment.
+ */
+import type { Socket } from "node:net";
+
+/** Something with a deadline: a request handler, a TLS handshake, a closing socket. */
+export interface Expiring {
+  /** Called on every sweep with `Date.now()`: closes the connection if its deadline has passed. */
+  checkDeadline(now: number): void;
+}
+
+/** Sweeps never run more often than this, however short a timeout… */
+const MIN_PERIOD_MS = 20;
+/** …nor less often than this, so a deadline is met within a second at worst. */
+const MAX_PERIOD_MS = 1000;
+/** Sweeps per shortest timeout: a deadline is late by a quarter of its timeout at most. */
+const SWEEPS_PER_TIMEOUT = 4;
+
+export class DeadlineSweeper {
+  private readonly items = new Set<Expiring>();
+  private timer: NodeJS.Timeout | null = null;
+  private period = MAX_PERIOD_MS;
+
+  /** Watches `item` until `unwatch()`; `shortestTimeoutMs` sets how often sweeps run. */
+  watch(item: Expiring, shortestTimeoutMs: number = MAX_PERIOD_MS * SWEEPS_PER_TIMEOUT): void {
+    this.items.add(item);
+    const period = Math.min(MAX_PERIOD_MS, Math.max(MIN_PERIOD_MS, shortestTimeoutMs / SWEEPS_PER_TIMEOUT));
+    if (period < this.period) {
+      this.period = period;
+      this.stop();
+    }
+    if (!this.timer) {
+      // Unreferenced: deadlines never keep the process alive on their own.
+      this.timer = setInterval(this.sweep, this.period);
+      this.timer.unref();
+    }
+  }
+
+  unwatch(item: Expiring): void {
+    this.items.delete(item);
+  }
+
+  /** How many items are watched. */
+  get size(): number {
+    return this.items.size;
+  }
+
+  /** True while the sweep timer exists (it stops by itself once nothing is watched). */
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Forgets every item and stops the timer. */
+  close(): void {
+    this.items.clear();
+    this.stop();
+  }
+
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private readonly sweep = () => {
+    if (this.items.size === 0) return this.stop();
+    const now = Date.now();
+    // Items may unwatch themselves as they expire: a Set allows that during iteration.
+    for (const item of this.items) {
+      try {
+        item.checkDeadline(now);
+      } catch {
+        // One item's failure (a log override that throws, say) must not spare the others.
+        this.items.delete(item);
+      }
+    }
+  };
+}
+
+/** How long a closed connection keeps reading (and discarding) once everything was sent. */
+const LINGER_MS = 2000;
+/** How long a closed connection may take to send what is still buffered for it. */
+const FLUSH_MS = 60_000;
+
+/**
+ * A connection being closed: it reads and drops what the peer still sends (so unread bytes do not
+ * turn the close into a reset), and is destroyed when its deadline passes — two seconds once our
+ * side has sent everything, a minute while a client that does not read holds that up.
+ */
+export class Lingering implements Expiring {
+  private deadline: number;
+
+  constructor(
+    private readonly socket: Socket,
+    sweeper: DeadlineSweeper,
+  ) {
+    this.deadline = Date.now() + (socket.writableFinished ? LINGER_MS : FLUSH_MS);
+    if (!socket.writableFinished) socket.once("finish", () => (this.deadline = Date.now() + LINGER_MS));
+    socket.once("close", () => sweeper.unwatch(this));
+    sweeper.watch(this, LINGER_MS);
+  }
+
+  checkDeadline(now: number): void {
+    if (now >= this.deadline) this.socket.destroy();
+  }
+}
