@@ -10,16 +10,35 @@
 import { parseArgs } from "node:util";
 import { pyRepr } from "../py/format.js";
 
-/** An option (`-b, --bind ADDRESS`). `value` options take one argument; the others are switches. */
+/**
+ * An option (`-b, --bind ADDRESS`). `value` options take one argument; `optional` ones may take
+ * one (argparse's `nargs='?'`: `--spa` alone is `const`, `--spa FILE` is `FILE`); the others are
+ * switches.
+ */
 export interface OptionSpec {
   /** The option strings, as shown in the help: `["-b", "--bind"]`. */
   flags: readonly string[];
   /** The key of the parsed value: `bind`, `tls_cert`. */
   dest: string;
-  kind: "switch" | "value" | "help";
+  kind: "switch" | "value" | "optional" | "help";
   /** The value's name in usage and help; default `dest` upper-cased. */
   metavar?: string;
   help: string;
+  /** The value of an `optional` option given without one. */
+  const?: string;
+  /** Collect every occurrence in a list (argparse's `action='append'`) instead of keeping the last. */
+  append?: boolean;
+  /** Converts the value, as `PositionalSpec.convert` does (and with the same errors). */
+  convert?: (text: string) => unknown;
+  /**
+   * The title of the help section that lists the option (default: `options`). Unlike argparse, an
+   * option in a section of its own is left out of the usage line, and an abbreviation that could
+   * also mean an option of the main section means that one: these sections hold additions, and the
+   * usage (printed with every error) and every abbreviation of the original options stay as they were.
+   */
+  group?: string;
+  /** Options naming the same `exclusive` group may not be given together (a mutually exclusive group). */
+  exclusive?: string;
 }
 
 /** An optional positional argument (`nargs='?'`), with the conversion argparse calls `type`. */
@@ -38,7 +57,7 @@ export class ArgumentError extends Error {}
 
 export type ParseResult =
   | { help: true }
-  | { help: false; values: Record<string, string | boolean | undefined>; positionals: Record<string, unknown> };
+  | { help: false; values: Record<string, unknown>; positionals: Record<string, unknown> };
 
 /** argparse's width at 80 columns (`COLUMNS - 2`), and its `max_help_position`. */
 const WIDTH = 78;
@@ -68,7 +87,7 @@ export class ArgumentParser {
   /** `usage: prog [-h] …`, wrapped as argparse wraps it at 80 columns, without a final newline. */
   formatUsage(): string {
     const prefix = "usage: ";
-    const optionParts = this.options.map((spec) => `[${spec.flags[0]}${metavarSuffix(spec)}]`);
+    const optionParts = this.options.filter((spec) => !spec.group).map((spec) => `[${spec.flags[0]}${metavarSuffix(spec)}]`);
     const positionalParts = this.positionals.map((spec) => `[${spec.dest}]`);
     const oneLine = [this.prog, ...optionParts, ...positionalParts].join(" ");
     if (prefix.length + oneLine.length <= WIDTH) return prefix + oneLine;
@@ -89,9 +108,12 @@ export class ArgumentParser {
 
   /** The whole `--help` text, ending in a newline. */
   formatHelp(): string {
+    const row = (spec: OptionSpec): [string, string] => [spec.flags.join(", ") + metavarSuffix(spec), spec.help];
+    const groups = [...new Set(this.options.flatMap((spec) => (spec.group ? [spec.group] : [])))];
     const rows: [invocation: string, help: string][][] = [
       this.positionals.map((spec) => [spec.dest, spec.help]),
-      this.options.map((spec) => [spec.flags.join(", ") + metavarSuffix(spec), spec.help]),
+      this.options.filter((spec) => !spec.group).map(row),
+      ...groups.map((group) => this.options.filter((spec) => spec.group === group).map(row)),
     ];
     const longest = Math.max(...rows.flat().map(([invocation]) => invocation.length + 2));
     const helpPosition = Math.min(longest + 2, MAX_HELP_POSITION);
@@ -113,6 +135,7 @@ export class ArgumentParser {
     const sections = [];
     if (rows[0]!.length) sections.push(section("positional arguments", rows[0]!));
     if (rows[1]!.length) sections.push(section("options", rows[1]!));
+    groups.forEach((group, index) => sections.push(section(group, rows[index + 2]!)));
     return [this.formatUsage(), ...sections].join("\n\n") + "\n";
   }
 
@@ -124,6 +147,7 @@ export class ArgumentParser {
     const canonical: string[] = [];
     const positionalTexts: string[] = [];
     const extras: string[] = [];
+    const seen = new Map<string, OptionSpec>();
     let separatorSeen = false;
 
     for (let index = 0; index < argv.length; index++) {
@@ -153,16 +177,19 @@ export class ArgumentParser {
       let { spec, flag, explicit, sep } = found;
       for (;;) {
         if (explicit === null) {
-          if (spec.kind !== "value") {
+          const valueFollows = index + 1 < argv.length && classes[index + 1]!.type === "value";
+          if (spec.kind === "optional") {
+            actions.push([spec, valueFollows ? argv[++index]! : spec.const ?? ""]);
+          } else if (spec.kind !== "value") {
             actions.push([spec, null]);
-          } else if (index + 1 < argv.length && classes[index + 1]!.type === "value") {
+          } else if (valueFollows) {
             actions.push([spec, argv[++index]!]);
           } else {
             throw new ArgumentError(`argument ${spec.flags.join("/")}: expected one argument`);
           }
           break;
         }
-        if (spec.kind === "value") {
+        if (spec.kind === "value" || spec.kind === "optional") {
           actions.push([spec, explicit]);
           break;
         }
@@ -186,6 +213,8 @@ export class ArgumentParser {
 
       for (const [action, value] of actions) {
         if (action.kind === "help") return { help: true };
+        this.checkExclusive(action, seen);
+        if (value !== null && action.convert) convertValue(`argument ${action.flags.join("/")}`, action.convert, value);
         canonical.push(value === null ? `--${action.dest}` : `--${action.dest}=${value}`);
       }
     }
@@ -195,9 +224,10 @@ export class ArgumentParser {
 
   /** Builds the values from the canonical arguments with `parseArgs`, then converts positionals. */
   private collect(args: string[]): ParseResult {
-    const options: Record<string, { type: "string" | "boolean" }> = {};
+    const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
     for (const spec of this.options) {
-      if (spec.kind !== "help") options[spec.dest] = { type: spec.kind === "value" ? "string" : "boolean" };
+      if (spec.kind === "help") continue;
+      options[spec.dest] = { type: spec.kind === "switch" ? "boolean" : "string", ...(spec.append ? { multiple: true } : {}) };
     }
     let parsed: ReturnType<typeof parseArgs>;
     try {
@@ -205,9 +235,13 @@ export class ArgumentParser {
     } catch (error) {
       throw new ArgumentError(error instanceof Error ? error.message : String(error));
     }
-    const values: Record<string, string | boolean | undefined> = {};
+    const values: Record<string, unknown> = {};
     for (const spec of this.options) {
-      if (spec.kind !== "help") values[spec.dest] = parsed.values[spec.dest] as string | boolean | undefined;
+      if (spec.kind === "help") continue;
+      const value = parsed.values[spec.dest] as string | string[] | boolean | undefined;
+      const convert = spec.convert;
+      if (!convert || typeof value === "boolean" || value === undefined) values[spec.dest] = value;
+      else values[spec.dest] = Array.isArray(value) ? value.map((text) => convert(text)) : convert(value);
     }
     const positionals: Record<string, unknown> = {};
     this.positionals.forEach((spec, index) => {
@@ -215,6 +249,16 @@ export class ArgumentParser {
       positionals[spec.dest] = text === undefined ? undefined : spec.convert(text);
     });
     return { help: false, values, positionals };
+  }
+
+  /** argparse's mutually exclusive groups: `argument --no-cache: not allowed with argument --cache`. */
+  private checkExclusive(spec: OptionSpec, seen: Map<string, OptionSpec>): void {
+    if (!spec.exclusive) return;
+    const other = seen.get(spec.exclusive);
+    if (other && other !== spec) {
+      throw new ArgumentError(`argument ${spec.flags.join("/")}: not allowed with argument ${other.flags.join("/")}`);
+    }
+    seen.set(spec.exclusive, spec);
   }
 
   /** argparse's `_parse_optional`: is this argument an option, and which? */
@@ -229,7 +273,9 @@ export class ArgumentParser {
       const spec = this.byFlag.get(arg.slice(0, equals));
       if (spec) return { type: "option", spec, flag: arg.slice(0, equals), explicit: arg.slice(equals + 1), sep: "=" };
     }
-    const matches = this.abbreviations(arg);
+    let matches = this.abbreviations(arg);
+    // An abbreviation of an original option keeps its meaning when additions share its prefix.
+    if (matches.some((match) => !match.spec!.group)) matches = matches.filter((match) => !match.spec!.group);
     if (matches.length > 1) {
       const names = matches.map((match) => match.flag).join(", ");
       throw new ArgumentError(`ambiguous option: ${arg} could match ${names}`);
@@ -260,17 +306,25 @@ export class ArgumentParser {
 }
 
 function convertPositional(spec: PositionalSpec, text: string): void {
+  convertValue(`argument ${spec.dest}`, spec.convert, text);
+}
+
+/** Runs `convert` to check `text`; a failure is an `ArgumentError` in argparse's words. */
+function convertValue(argument: string, convert: (text: string) => unknown, text: string): void {
   try {
-    spec.convert(text);
+    convert(text);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const complaint = error instanceof TypeError ? `invalid ${message} value: ${pyRepr(text)}` : message;
-    throw new ArgumentError(`argument ${spec.dest}: ${complaint}`);
+    throw new ArgumentError(`${argument}: ${complaint}`);
   }
 }
 
 function metavarSuffix(spec: OptionSpec): string {
-  return spec.kind === "value" ? " " + (spec.metavar ?? spec.dest.toUpperCase()) : "";
+  const metavar = spec.metavar ?? spec.dest.toUpperCase();
+  if (spec.kind === "value") return ` ${metavar}`;
+  if (spec.kind === "optional") return ` [${metavar}]`;
+  return "";
 }
 
 /** argparse's `get_lines`: parts joined by spaces, a new line (at `indent`) when one would pass the width. */

@@ -1,13 +1,20 @@
 /** The `simplehttp` command line's arguments: the table, the help text, and the checks after parsing. */
 import { readFileSync } from "node:fs";
-import { constants as osConstants } from "node:os";
+import { availableParallelism, constants as osConstants } from "node:os";
 import { ArgumentError, ArgumentParser, type OptionSpec } from "./argparse.js";
+import { maxAge, parseHeaderOption, type HeaderField } from "../server/features.js";
 import { pyRepr } from "../py/format.js";
 import { strip } from "../py/text.js";
 
 export const PROG = "simplehttp";
 export const DEFAULT_PORT = 8000;
 export const DEFAULT_PROTOCOL = "HTTP/1.0";
+/** The file `--spa` serves when it names none. */
+export const DEFAULT_SPA = "index.html";
+/** The address `--dev` binds when no `-b` is given. */
+export const DEV_BIND = "localhost";
+/** The title of the help section listing the options Python does not have. */
+export const BEYOND_PYTHON = "beyond python -m http.server";
 
 /** What the command line asked for. */
 export interface CommandLine {
@@ -22,6 +29,32 @@ export interface CommandLine {
   tls_password_file: string | null;
   /** The password read from `--tls-password-file` (stripped), or null. */
   tls_password: string | null;
+
+  // Beyond `python -m http.server` (README "Beyond python -m http.server", docs/FEATURES.md).
+  /** `--etag`: the handler's `etag`. */
+  etag: boolean;
+  /** `--cors` (or `--dev`): the handler's `cors`. */
+  cors: boolean;
+  /** `-H "Name: value"`, in order: the handler's `extra_headers`. */
+  headers: HeaderField[];
+  /** `--cache SECONDS` (`max-age=N`) or `--no-cache` (`no-cache`, also `--watch`): the handler's `cache_control`. */
+  cache_control: string | null;
+  /** `--compress`: the handler's `compress`. */
+  compress: boolean;
+  /** `--precompressed`: the handler's `precompressed`. */
+  precompressed: boolean;
+  /** `--spa [FILE]`: the handler's `spa` (`index.html` when no file is named). */
+  spa: string | null;
+  /** `--watch` (or `--dev`): live reload; it implies `no-cache` unless `--cache` is given. */
+  watch: boolean;
+  /** `--open`: open the served URL in a browser once listening. */
+  open: boolean;
+  /** `--quiet`: no request log. */
+  quiet: boolean;
+  /** `--workers N|auto`: how many processes serve (1: this one alone). */
+  workers: number;
+  /** `--dev`: the preset (`--watch --no-cache --cors`, bound to localhost unless `-b` is given). */
+  dev: boolean;
 }
 
 /** A usage error: printed after the usage, exit status 2. */
@@ -65,7 +98,79 @@ const OPTIONS: readonly OptionSpec[] = [
     metavar: "PATH",
     help: "path to the password file for the TLS key",
   },
+  ...beyondPython([
+    { flags: ["--etag"], dest: "etag", kind: "switch", help: "send weak ETags, and answer If-None-Match with 304" },
+    {
+      flags: ["--cors"],
+      dest: "cors",
+      kind: "switch",
+      help: "send Access-Control-Allow-Origin: * and answer CORS preflights",
+    },
+    {
+      flags: ["-H", "--header"],
+      dest: "header",
+      kind: "value",
+      metavar: "HEADER",
+      append: true,
+      convert: parseHeaderOption,
+      help: 'add HEADER ("Name: value") to every response; repeatable',
+    },
+    {
+      flags: ["--cache"],
+      dest: "cache",
+      kind: "value",
+      metavar: "SECONDS",
+      exclusive: "cache",
+      convert: cacheSeconds,
+      help: "let clients cache files for SECONDS (Cache-Control: max-age)",
+    },
+    {
+      flags: ["--no-cache"],
+      dest: "no_cache",
+      kind: "switch",
+      exclusive: "cache",
+      help: "make clients revalidate files (Cache-Control: no-cache)",
+    },
+    { flags: ["--compress"], dest: "compress", kind: "switch", help: "compress text files on the fly (brotli or gzip)" },
+    {
+      flags: ["--precompressed"],
+      dest: "precompressed",
+      kind: "switch",
+      help: "serve x.br or x.gz for x when the client accepts it",
+    },
+    {
+      flags: ["--spa"],
+      dest: "spa",
+      kind: "optional",
+      metavar: "FILE",
+      const: DEFAULT_SPA,
+      convert: spaFile,
+      help: `serve FILE (default: ${DEFAULT_SPA}) for missing paths without an extension`,
+    },
+    { flags: ["--watch"], dest: "watch", kind: "switch", help: "reload open pages when a file in the directory changes (implies --no-cache)" },
+    { flags: ["--open"], dest: "open", kind: "switch", help: "open the served URL in a web browser" },
+    { flags: ["--quiet"], dest: "quiet", kind: "switch", help: "do not log requests" },
+    {
+      flags: ["--workers"],
+      dest: "workers",
+      kind: "value",
+      metavar: "N",
+      convert: workerCount,
+      help: "serve with N processes (auto: one per CPU)",
+    },
+    {
+      flags: ["--dev"],
+      dest: "dev",
+      kind: "switch",
+      help: "--watch --no-cache --cors on localhost (unless -b is given)",
+    },
+  ]),
 ];
+
+/** Puts options in the help section of the additions (which keeps them out of the usage line). */
+function beyondPython(options: OptionSpec[]): OptionSpec[] {
+  return options.map((spec) => ({ ...spec, group: BEYOND_PYTHON }));
+}
 
 /** Python's `int()` of a string: optional sign, digits with single `_` between, blanks around. */
 const PY_INT = /^\s*([+-]?\d+(?:_\d+)*)\s*$/;
@@ -76,11 +181,48 @@ const PY_INT = /^\s*([+-]?\d+(?:_\d+)*)\s*$/;
  * we refuse a number outside 0–65535 instead.
  */
 export function portNumber(text: string): number {
-  const match = PY_INT.exec(text);
-  if (!match) throw new TypeError("int");
-  const value = BigInt(match[1]!.replaceAll("_", ""));
+  const value = pyInt(text);
   if (value < 0n || value > 65535n) throw new RangeError(`${value} is not a port number (0 to 65535)`);
   return Number(value);
+}
+
+/** `--cache SECONDS`: what Python's `int()` accepts, from 0. */
+export function cacheSeconds(text: string): string {
+  const seconds = pyInt(text);
+  if (seconds < 0n) throw new RangeError(`${seconds} is not a number of seconds (0 or more)`);
+  if (seconds > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${seconds} seconds is too long`);
+  return maxAge(Number(seconds));
+}
+
+/** `--workers N|auto`: a number of processes from 1, or `auto` (`os.availableParallelism()`). */
+export function workerCount(text: string): number {
+  if (text.trim() === "auto") return availableParallelism();
+  let count: bigint;
+  try {
+    count = pyInt(text);
+  } catch {
+    throw new TypeError("workers");
+  }
+  if (count < 1n || count > MAX_WORKERS) {
+    throw new RangeError(`${count} is not a number of processes (1 to ${MAX_WORKERS}, or auto)`);
+  }
+  return Number(count);
+}
+
+/** More processes than this is surely a typing mistake. */
+const MAX_WORKERS = 1024n;
+
+/** `--spa FILE`: any file name but an empty one. */
+function spaFile(text: string): string {
+  if (text === "") throw new RangeError("expected a file name");
+  return text;
+}
+
+/** Python's `int(text)`, or a `TypeError` (argparse's `invalid int value`). */
+function pyInt(text: string): bigint {
+  const match = PY_INT.exec(text);
+  if (!match) throw new TypeError("int");
+  return BigInt(match[1]!.replaceAll("_", ""));
 }
 
 export const parser = new ArgumentParser(PROG, OPTIONS, [
@@ -107,9 +249,11 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
   if (result.help) return "help";
   const { values, positionals } = result;
   const text = (name: string) => (values[name] as string | undefined) ?? null;
+  const dev = values["dev"] === true;
+  const watch = values["watch"] === true || dev;
   const options: CommandLine = {
     cgi: values["cgi"] === true,
-    bind: text("bind"),
+    bind: text("bind") ?? (dev ? DEV_BIND : null),
     directory: text("directory") ?? cwd,
     protocol: text("protocol") ?? DEFAULT_PROTOCOL,
     port: (positionals["port"] as number | undefined) ?? DEFAULT_PORT,
@@ -117,6 +261,19 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     tls_key: text("tls_key"),
     tls_password_file: text("tls_password_file"),
     tls_password: null,
+    etag: values["etag"] === true,
+    cors: values["cors"] === true || dev,
+    headers: (values["header"] as HeaderField[] | undefined) ?? [],
+    // A reloaded page must revalidate what it loads: --watch implies no-cache, unless --cache is given.
+    cache_control: text("cache") ?? (values["no_cache"] === true || watch ? "no-cache" : null),
+    compress: values["compress"] === true,
+    precompressed: values["precompressed"] === true,
+    spa: text("spa"),
+    watch,
+    open: values["open"] === true,
+    quiet: values["quiet"] === true,
+    workers: (values["workers"] as number | undefined) ?? 1,
+    dev,
   };
   validate(options);
   if (options.tls_password_file) options.tls_password = readPassword(options.tls_password_file);

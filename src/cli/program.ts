@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { PROG, UsageError, parseCommandLine, parser, usageErrorText } from "./options.js";
 import { StartupError, serve } from "./serve.js";
 import { chooseServer } from "./server.js";
+import { isWorkerProcess, runPrimary, runWorker } from "./workers.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
   let command;
@@ -23,6 +24,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   try {
+    if (isWorkerProcess()) return await runWorker(command);
+    if (command.workers > 1) return await runPrimary(command);
     return await serve({ choice: chooseServer(command), ...command });
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;

@@ -6,6 +6,7 @@ import { statSync } from "node:fs";
 import { lookup } from "node:dns/promises";
 import type { Address } from "../socketserver/address.js";
 import type { HTTPDualStackServer, ServerChoice } from "./server.js";
+import { browserUrl, openBrowser } from "./open.js";
 
 /** The server could not start: one line on stderr, exit status 1. */
 export class StartupError extends Error {}
@@ -17,6 +18,8 @@ export interface ServeOptions {
   /** `null` (or `""`): every interface, on one dual-stack socket. */
   bind: string | null;
   directory: string;
+  /** `--open`: open the served URL in a browser once listening. @default false */
+  open?: boolean;
 }
 
 /** The wildcard addresses tried in order when no `-b` is given; the second if the host has no IPv6. */
@@ -88,25 +91,47 @@ export function bannerText(scheme: string, [host, port]: Address): string {
   return `Serving ${scheme} on ${host} port ${port} (${scheme.toLowerCase()}://${urlHost}:${port}/) ...\n`;
 }
 
+/** Checks the directory, sets the protocol and binds: the server, listening, not yet serving. */
+export async function listen({ choice, protocol, port, bind, directory }: ServeOptions): Promise<HTTPDualStackServer> {
+  checkDirectory(directory);
+  choice.HandlerClass.protocol_version = protocol;
+  return openServer(choice, await bindHosts(bind), port);
+}
+
 /**
  * Serves until SIGINT or SIGTERM, then closes the server and resolves with the exit status (0).
  * SIGINT prints Python's `Keyboard interrupt received, exiting.`; SIGTERM stops silently.
  */
-export async function serve({ choice, protocol, port, bind, directory }: ServeOptions): Promise<number> {
-  checkDirectory(directory);
-  choice.HandlerClass.protocol_version = protocol;
-  const httpd = await openServer(choice, await bindHosts(bind), port);
+export async function serve(options: ServeOptions): Promise<number> {
+  const { choice } = options;
+  const httpd = await listen(options);
   try {
     process.stdout.write(bannerText(choice.scheme, httpd.server_address));
-    const serving = httpd.serve_forever();
-    const signal = await Promise.race([nextSignal(), serving.then(() => null)]);
+    choice.livereload?.start();
+    if (options.open) openBrowser(browserUrl(choice.scheme, httpd.server_address));
+    const signal = await serveUntilSignal(httpd);
     if (signal === "SIGINT") process.stdout.write("\nKeyboard interrupt received, exiting.\n");
-    await httpd.shutdown();
-    await serving;
   } finally {
+    choice.livereload?.close();
     await httpd.server_close();
   }
   return 0;
+}
+
+/**
+ * Runs `serve_forever()` until SIGINT, SIGTERM or `stop` (a worker told to stop), then stops the
+ * loop; resolves with what stopped it. Open event streams and connections are left to
+ * `server_close()` (which the caller runs).
+ */
+export async function serveUntilSignal(
+  httpd: HTTPDualStackServer,
+  stop: Promise<void> = new Promise(() => {}),
+): Promise<"SIGINT" | "SIGTERM" | null> {
+  const serving = httpd.serve_forever();
+  const signal = await Promise.race([nextSignal(), serving.then(() => null), stop.then(() => null)]);
+  await httpd.shutdown();
+  await serving;
+  return signal;
 }
 
 /** Resolves with the first SIGINT or SIGTERM; a second one gets the default action (exit at once). */

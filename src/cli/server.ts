@@ -10,6 +10,7 @@ import { CGIHTTPRequestHandler } from "../server/cgi_handler.js";
 import { AF_INET6, type Address } from "../socketserver/address.js";
 import type { BaseRequestHandler } from "../socketserver/handlers.js";
 import type { TCPServer } from "../socketserver/servers.js";
+import { LiveReloadHub, withLiveReload } from "../server/livereload.js";
 import type { CommandLine } from "./options.js";
 import { StartupError } from "./serve.js";
 
@@ -23,7 +24,7 @@ export type DirectoryHandlerClass = new (
 
 type ServerConstructor = abstract new (...args: any[]) => TCPServer;
 /** What the mixin adds, spelled out so declarations need not expose TCPServer's internals. */
-type WithDirectory = abstract new (...args: any[]) => { directory: string | undefined };
+type WithDirectory = abstract new (...args: any[]) => { directory: string | undefined; shared_listen: boolean };
 
 /**
  * Python's `DualStackServerMixin`: an IPv6 socket that also accepts IPv4 (bound to `::`, it serves
@@ -33,9 +34,17 @@ export function DualStackServerMixin<T extends ServerConstructor>(Base: T): T & 
   abstract class DualStackServer extends Base {
     /** The directory every handler serves; `undefined`: the handler's own default (the cwd). */
     directory: string | undefined = undefined;
+    /**
+     * In a `--workers` process: listen through the cluster's primary, which shares one socket
+     * among the workers (`exclusive: false`), instead of binding a socket of this process's own.
+     */
+    shared_listen = false;
 
-    protected override listenOptions(): { ipv6Only?: boolean } {
-      return this.address_family === AF_INET6 ? { ipv6Only: false } : {};
+    protected override listenOptions(): { ipv6Only?: boolean; exclusive?: boolean } {
+      return {
+        ...(this.address_family === AF_INET6 ? { ipv6Only: false } : {}),
+        ...(this.shared_listen ? { exclusive: false } : {}),
+      };
     }
 
     override async finish_request(request: Socket, client_address: Address): Promise<void> {
@@ -58,18 +67,33 @@ export interface ServerChoice {
   scheme: "HTTP" | "HTTPS";
   /** Constructs (and starts binding) the server for one address. */
   createServer(address: Address): DualStackServer;
+  /** `--watch`: the watcher and event streams the handler class uses (started by `serve()`). */
+  livereload: LiveReloadHub | null;
+}
+
+/** The options of `chooseServer` that depend on how the process runs, not on the command line. */
+export interface ChooseOptions {
+  /** A `--workers` process: listen on the socket the cluster's primary shares. */
+  shared_listen?: boolean;
+  /** Print Python's `DeprecationWarning` line for `--cgi` (a worker sends it to the primary instead). @default true */
+  print_warnings?: boolean;
 }
 
 /**
  * Python's choice: `CGIHTTPRequestHandler` with `--cgi`, else `SimpleHTTPRequestHandler`; the
  * HTTPS dual-stack server with `--tls-cert`, else the HTTP one. A certificate, key or password
  * that cannot be used is a `StartupError` (one line, exit status 1) before anything is bound.
+ *
+ * The handler class is a fresh subclass carrying the command line's settings as class attributes,
+ * so the library's own classes are never changed (see `handlerClassFor`).
  */
-export function chooseServer(command: CommandLine): ServerChoice {
-  const HandlerClass = command.cgi ? CGIHTTPRequestHandler : SimpleHTTPRequestHandler;
-  if (command.cgi) printWarningsAsPython();
+export function chooseServer(command: CommandLine, options: ChooseOptions = {}): ServerChoice {
+  const livereload = command.watch ? new LiveReloadHub(command.directory) : null;
+  const HandlerClass = handlerClassFor(command, livereload);
+  if (command.cgi && options.print_warnings !== false) printWarningsAsPython();
   const withDirectory = <S extends DualStackServer>(server: S): S => {
     server.directory = command.directory;
+    server.shared_listen = options.shared_listen ?? false;
     return server;
   };
   if (!command.tls_cert) {
@@ -77,6 +101,7 @@ export function chooseServer(command: CommandLine): ServerChoice {
       HandlerClass,
       scheme: "HTTP",
       createServer: (address) => withDirectory(new HTTPDualStackServer(address, HandlerClass)),
+      livereload,
     };
   }
   const tls: HTTPSOptions = { certfile: command.tls_cert, keyfile: command.tls_key, password: command.tls_password };
@@ -89,7 +114,39 @@ export function chooseServer(command: CommandLine): ServerChoice {
     HandlerClass,
     scheme: "HTTPS",
     createServer: (address) => withDirectory(new HTTPSDualStackServer(address, HandlerClass, true, tls)),
+    livereload,
   };
+}
+
+type CommandLineHandler = typeof SimpleHTTPRequestHandler & DirectoryHandlerClass;
+
+/**
+ * A new subclass of `CGIHTTPRequestHandler` (`--cgi`) or `SimpleHTTPRequestHandler`, with the
+ * options of the command line set as its class attributes (`etag`, `cors`, `extra_headers`,
+ * `cache_control`, `compress`, `precompressed`, `spa`; `serve()` sets `protocol_version`), with
+ * no request log for `--quiet`, and live reload for `--watch`. A class per run: programs that
+ * import the library and run the command line keep their classes as they were.
+ */
+export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub | null = null): CommandLineHandler {
+  type Configurable = typeof SimpleHTTPRequestHandler;
+  const Base = (command.cgi ? CGIHTTPRequestHandler : SimpleHTTPRequestHandler) as unknown as Configurable;
+  let Handler = class extends Base {} as unknown as Configurable;
+  if (command.quiet) {
+    Handler = class extends Handler {
+      /** `--quiet`: nothing is logged per request, neither the request lines nor their errors. */
+      override log_message(): void {}
+    } as unknown as Configurable;
+  }
+  if (livereload) Handler = withLiveReload(Handler, livereload);
+  Object.defineProperty(Handler, "name", { value: Base.name });
+  Handler.etag = command.etag;
+  Handler.cors = command.cors;
+  Handler.extra_headers = command.headers;
+  Handler.cache_control = command.cache_control;
+  Handler.compress = command.compress;
+  Handler.precompressed = command.precompressed;
+  Handler.spa = command.spa;
+  return Handler as unknown as CommandLineHandler;
 }
 
 /**

@@ -1,0 +1,44 @@
+/** `--open`: the URL a browser should open for the address served, and the platform's opener. */
+import { spawn } from "node:child_process";
+import type { Address } from "../socketserver/address.js";
+import { PROG } from "./options.js";
+
+/** Wildcard addresses: a browser cannot go to them, but reaches the server at `localhost`. */
+const WILDCARDS = new Set(["::", "0.0.0.0", ""]);
+
+/** `http://localhost:8000/` for a wildcard address; else the address itself (IPv6 in brackets). */
+export function browserUrl(scheme: string, [host, port]: Address): string {
+  const urlHost = WILDCARDS.has(host) ? "localhost" : host.includes(":") ? `[${host}]` : host;
+  return `${scheme.toLowerCase()}://${urlHost}:${port}/`;
+}
+
+/** The command that opens a URL in the default browser on this platform. */
+export function openerCommand(url: string, platform: NodeJS.Platform = process.platform): [string, string[]] {
+  if (platform === "darwin") return ["open", [url]];
+  // `start` is a cmd builtin; its first quoted argument is a window title.
+  if (platform === "win32") return ["cmd", ["/c", "start", '""', url.replaceAll("&", "^&")]];
+  return ["xdg-open", [url]];
+}
+
+/**
+ * Opens `url` in a browser, detached: the opener outlives nothing and holds no terminal. A
+ * missing or failing opener is one line on stderr; the server goes on serving.
+ */
+export function openBrowser(url: string): void {
+  const [command, args] = openerCommand(url);
+  const complain = (why: string) => process.stderr.write(`${PROG}: could not open a browser (${why}); the URL is ${url}\n`);
+  let child;
+  try {
+    child = spawn(command, args, { detached: true, stdio: "ignore", windowsHide: true });
+  } catch (error) {
+    complain(`${command}: ${(error as Error).message}`);
+    return;
+  }
+  child.on("error", (error: NodeJS.ErrnoException) => {
+    complain(error.code === "ENOENT" ? `${command} not found` : `${command}: ${error.message}`);
+  });
+  child.on("exit", (code) => {
+    if (code !== null && code !== 0) complain(`${command} exited with status ${code}`);
+  });
+  child.unref();
+}

@@ -1,0 +1,255 @@
+/**
+ * The server as a browser uses it: Debian's Chromium driven by playwright-core (never a browser
+ * download). Each test serves a fixture with the built binary and looks at what the page shows.
+ *
+ * Chromium is installed by the setup step below when it is missing and we are root (as in CI,
+ * where `.ci/run` also installs it); when it cannot be had, the tests skip and say why.
+ */
+import { after, before, describe, test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
+import { killAll, startServer, stop, waitFor, type Running } from "./cli_process.js";
+
+// The functions given to page.evaluate run in the page; the suite compiles without the DOM
+// library, so the little of it they use is declared here.
+interface PageElement {
+  textContent: string | null;
+  readyState: number;
+  duration: number;
+  currentTime: number;
+  error: { code: number } | null;
+  onloadedmetadata: (() => void) | null;
+  onerror: (() => void) | null;
+  onseeked: (() => void) | null;
+}
+declare const document: { getElementById(id: string): PageElement | null };
+declare const window: Record<string, unknown>;
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** Installing Chromium with apt may take minutes on a fresh machine. */
+const INSTALL_TIMEOUT_MS = 15 * 60_000;
+const TIMEOUT = { timeout: 120_000 };
+
+let root: string;
+let browser: BrowserContext | null = null;
+let unavailable = "";
+
+/** Installs Debian's chromium when it is missing and we may (root, apt-get); returns why not otherwise. */
+function ensureChromium(): string {
+  if (existsSync(CHROMIUM)) return "";
+  if (process.platform !== "linux" || process.getuid?.() !== 0) return `${CHROMIUM} is missing, and only root can install it`;
+  const hasApt = spawnSync("sh", ["-c", "command -v apt-get"]).status === 0;
+  if (!hasApt) return `${CHROMIUM} is missing, and there is no apt-get to install it`;
+  process.stdout.write("installing Debian's chromium for the browser tests (apt-get)\n");
+  const install = spawnSync("sh", ["-c", "apt-get update && apt-get install -y chromium"], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    stdio: ["ignore", "ignore", "pipe"],
+    timeout: INSTALL_TIMEOUT_MS,
+  });
+  if (existsSync(CHROMIUM)) return "";
+  if (install.status === 0) return `apt-get installed chromium, but ${CHROMIUM} is still missing`;
+  const why = install.error?.message || install.stderr?.toString().trim().split("\n").pop() || `status ${install.status}`;
+  return `chromium could not be installed: ${why}`;
+}
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), "simplehttp-browser-"));
+  unavailable = ensureChromium();
+  if (unavailable) {
+    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
+    return;
+  }
+  const { chromium } = await import("playwright-core");
+  try {
+    // A new, empty profile: nothing from another run, and --user-data-dir is playwright's to set.
+    browser = await chromium.launchPersistentContext(mkdtempSync(join(root, "profile-")), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
+  } catch (error) {
+    unavailable = `${CHROMIUM} does not start: ${(error as Error).message.split("\n")[0]}`;
+    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
+  }
+}, { timeout: INSTALL_TIMEOUT_MS + 60_000 });
+
+after(async () => {
+  await browser?.close();
+  killAll();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A fresh page, closed when the test ends; null (the test skipped) when there is no browser. */
+async function newPage(t: TestContext): Promise<Page | null> {
+  if (!browser) {
+    t.skip(unavailable);
+    return null;
+  }
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  return page;
+}
+
+/** Serves `args` with the binary until the test ends. */
+async function serving(t: TestContext, args: readonly string[]): Promise<Running> {
+  const server = await startServer(args);
+  t.after(() => stop(server.proc));
+  return server;
+}
+
+function site(name: string, files: Record<string, string | Buffer>): string {
+  const dir = join(root, name);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, ".."), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+/**
+ * A valid WAV file (PCM, 8 kHz, 16-bit mono) of `seconds` of a 500 Hz tone: an audio-only media
+ * file a browser can seek in, made without an encoder.
+ */
+function wav(seconds: number): Buffer {
+  const rate = 8000;
+  const period = Buffer.alloc(rate / 500 * 2);
+  for (let i = 0; i < period.length / 2; i++) period.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * i * 500) / rate)), i * 2);
+  const data = Buffer.alloc(rate * 2 * seconds);
+  data.fill(period);
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write("WAVEfmt ", 8);
+  header.writeUInt32LE(16, 16); // the fmt chunk's size
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28); // bytes per second
+  header.writeUInt16LE(2, 32); // bytes per frame
+  header.writeUInt16LE(16, 34); // bits per sample
+  header.write("data", 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+describe("in Chromium", () => {
+  test("a directory listing renders, and its links lead through a folder to a file", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("listing", {
+      "docs/a b.txt": "a file with a space\n",
+      "docs/naïve café.txt": "a file with accents\n",
+      "readme.txt": "top\n",
+    });
+    const { port } = await serving(t, ["-b", "127.0.0.1", "-d", dir, "0"]);
+    await page.goto(`http://127.0.0.1:${port}/`);
+    assert.equal(await page.title(), "Directory listing for /");
+    assert.deepEqual(await page.locator("li a").allTextContents(), ["docs/", "readme.txt"]);
+    await page.click("text=docs/");
+    await page.waitForURL(`http://127.0.0.1:${port}/docs/`);
+    assert.equal(await page.locator("h1").textContent(), "Directory listing for /docs/");
+    await page.click("text=naïve café.txt");
+    await page.waitForURL(/caf%C3%A9\.txt$/);
+    assert.equal(await page.locator("body").textContent(), "a file with accents\n");
+    await page.goBack();
+    await page.click("text=a b.txt");
+    await page.waitForURL(/a%20b\.txt$/);
+    assert.equal(await page.locator("body").textContent(), "a file with a space\n");
+  });
+
+  test("a <video> element seeking far into a large (audio-only WAV) file fetches there with a Range request, answered 206", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const seconds = 4000; // 64 MB: more than a browser reads ahead before it is asked to seek
+    const dir = site("media", {
+      "tone.wav": wav(seconds),
+      "index.html": '<!DOCTYPE html><html><body><video id="v" preload="metadata" src="tone.wav"></video></body></html>\n',
+    });
+    const { port } = await serving(t, ["-b", "127.0.0.1", "-d", dir, "-p", "HTTP/1.1", "0"]);
+    const fetched: { range: string | undefined; status: number; contentRange: string | undefined }[] = [];
+    page.on("response", (response) => {
+      if (!response.url().endsWith("/tone.wav")) return;
+      fetched.push({ range: response.request().headers()["range"], status: response.status(), contentRange: response.headers()["content-range"] });
+    });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const duration = await page.evaluate(
+      () =>
+        new Promise<number | string>((resolve) => {
+          const video = document.getElementById("v")!;
+          if (video.readyState >= 1) resolve(video.duration);
+          video.onloadedmetadata = () => resolve(video.duration);
+          video.onerror = () => resolve(`media error ${video.error?.code}`);
+        }),
+    );
+    assert.equal(duration, seconds);
+    const target = seconds - 100;
+    const seeked = await page.evaluate(
+      (time) =>
+        new Promise<[number, number]>((resolve) => {
+          const video = document.getElementById("v")!;
+          video.onseeked = () => resolve([video.currentTime, video.readyState]);
+          video.currentTime = time;
+        }),
+      target,
+    );
+    assert.equal(seeked[0], target);
+    assert.ok(seeked[1] >= 2, `readyState ${seeked[1]}: data at the new position`);
+    // The data near the end came from a request that started there, and the server answered it with a 206.
+    const farOffset = 44 + 16_000 * (seconds / 2);
+    const far = fetched.filter(({ range }) => Number(/^bytes=(\d+)-/.exec(range ?? "")?.[1] ?? -1) > farOffset);
+    assert.ok(far.length >= 1, JSON.stringify(fetched));
+    for (const { range, status, contentRange } of far) {
+      assert.equal(status, 206);
+      const start = /^bytes=(\d+)-/.exec(range!)![1];
+      assert.match(contentRange!, new RegExp(`^bytes ${start}-\\d+/${44 + 16_000 * seconds}$`));
+    }
+  });
+
+  test("--watch reloads an open page when its file is edited", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("watch", { "index.html": '<!DOCTYPE html><html><body><p id="v">first</p></body></html>\n' });
+    const server = await serving(t, ["-b", "127.0.0.1", "-d", dir, "--watch", "0"]);
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    assert.equal(await page.locator("#v").textContent(), "first");
+    // The page listens once its event stream is open: the server logs that request.
+    await waitFor(() => server.proc.stderr().includes('"GET /__simplehttp/livereload HTTP/1.1" 200'), "the page's event stream", server.proc);
+    await page.evaluate(() => (window["marker"] = 1));
+    writeFileSync(join(dir, "index.html"), '<!DOCTYPE html><html><body><p id="v">second</p></body></html>\n');
+    await page.waitForFunction(() => document.getElementById("v")?.textContent === "second", null, { timeout: 60_000 });
+    // A reload, not a patch of the old page: the old page's state is gone.
+    assert.equal(await page.evaluate(() => window["marker"]), undefined);
+  });
+
+  test("--spa serves a deep link with index.html, whose script then runs", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("spa", {
+      "index.html": '<!DOCTYPE html><html><body><h1>the app</h1><p id="route"></p><script src="/main.js"></script></body></html>\n',
+      "main.js": 'document.getElementById("route").textContent = "route " + location.pathname;\n',
+    });
+    // The port before --spa: a value after it would be its FILE.
+    const { port } = await serving(t, ["-b", "127.0.0.1", "-d", dir, "0", "--spa"]);
+    const response = await page.goto(`http://127.0.0.1:${port}/app/deep/link`);
+    assert.equal(response?.status(), 200);
+    assert.equal(await page.locator("h1").textContent(), "the app");
+    await page.waitForFunction(() => document.getElementById("route")?.textContent !== "");
+    assert.equal(await page.locator("#route").textContent(), "route /app/deep/link");
+    const missing = await page.goto(`http://127.0.0.1:${port}/app/missing.js`);
+    assert.equal(missing?.status(), 404);
+  });
+});

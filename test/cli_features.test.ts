@@ -1,0 +1,389 @@
+/**
+ * The command line's additions beyond `python -m http.server`: their help, their usage errors,
+ * how they are read, and what each does to the responses of the built binary.
+ * (`--watch` is in livereload.test.ts, `--workers` in workers.test.ts.)
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { lookup } from "node:dns/promises";
+import { TIMEOUT, killAll, request, run, startServer, stop, waitFor, withServer } from "./cli_process.js";
+import { parseCommandLine, UsageError, type CommandLine } from "../src/cli/options.js";
+import { handlerClassFor } from "../src/cli/server.js";
+import { browserUrl, openerCommand } from "../src/cli/open.js";
+import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
+import { CGIHTTPRequestHandler } from "../src/server/cgi_handler.js";
+import { LIVERELOAD_SCRIPT } from "../src/server/livereload.js";
+
+const PYTHON_USAGE = `usage: simplehttp [-h] [--cgi] [-b ADDRESS] [-d DIRECTORY] [-p VERSION]
+                  [--tls-cert PATH] [--tls-key PATH]
+                  [--tls-password-file PATH]
+                  [port]
+`;
+
+const ADDITIONS_HELP = `
+beyond python -m http.server:
+  --etag                send weak ETags, and answer If-None-Match with 304
+  --cors                send Access-Control-Allow-Origin: * and answer CORS
+                        preflights
+  -H, --header HEADER   add HEADER ("Name: value") to every response;
+                        repeatable
+  --cache SECONDS       let clients cache files for SECONDS (Cache-Control:
+                        max-age)
+  --no-cache            make clients revalidate files (Cache-Control:
+                        no-cache)
+  --compress            compress text files on the fly (brotli or gzip)
+  --precompressed       serve x.br or x.gz for x when the client accepts it
+  --spa [FILE]          serve FILE (default: index.html) for missing paths
+                        without an extension
+  --watch               reload open pages when a file in the directory changes
+                        (implies --no-cache)
+  --open                open the served URL in a web browser
+  --quiet               do not log requests
+  --workers N           serve with N processes (auto: one per CPU)
+  --dev                 --watch --no-cache --cors on localhost (unless -b is
+                        given)
+`;
+
+const INDEX = "<!DOCTYPE html>\n<html><body><h1>the app</h1></body></html>\n";
+const TEXT = "the quick brown fox jumps over the lazy dog\n".repeat(64); // 2816 bytes: worth compressing
+
+let root: string;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), "simplehttp-cli-features-"));
+  writeFileSync(join(root, "index.html"), INDEX);
+  writeFileSync(join(root, "shell.html"), "<p>the shell</p>\n");
+  writeFileSync(join(root, "a.txt"), "hello\n");
+  writeFileSync(join(root, "big.txt"), TEXT);
+  writeFileSync(join(root, "app.js"), "console.log('plain');\n");
+  writeFileSync(join(root, "app.js.gz"), gzipSync("console.log('from the .gz');\n"));
+  mkdirSync(join(root, "sub"));
+  writeFileSync(join(root, "sub", "b.txt"), "bee\n");
+});
+after(() => {
+  killAll();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** The options every test serves with: loopback, a free port, the fixture directory. */
+const at = (...args: string[]) => ["-b", "127.0.0.1", "-d", root, ...args, "0"];
+
+describe("--help: Python's help, then the additions in a section of their own", () => {
+  test("the additions section follows Python's options; the usage line stays Python's", TIMEOUT, async () => {
+    const result = await run(["--help"]);
+    assert.equal(result.code, 0);
+    assert.ok(result.stdout.startsWith(PYTHON_USAGE + "\npositional arguments:\n"));
+    assert.ok(result.stdout.endsWith("path to the password file for the TLS key\n" + ADDITIONS_HELP), result.stdout);
+  });
+});
+
+describe("usage errors in the additions: Python's usage, one error line, exit status 2", () => {
+  const cases: [args: string[], message: string][] = [
+    [["-H", "X-No-Colon"], 'argument -H/--header: invalid header "X-No-Colon": expected "Name: value"'],
+    [["-H", "X-A: b\r\nSet-Cookie: c=d"], 'argument -H/--header: invalid value for header X-A: it contains CR, LF or NUL ("b\\r\\nSet-Cookie: c=d")'],
+    [["-H", "X-A: b\nc"], 'argument -H/--header: invalid value for header X-A: it contains CR, LF or NUL ("b\\nc")'],
+    [["--header=Bad Name: x"], 'argument -H/--header: invalid header name "Bad Name"'],
+    [["-H"], "argument -H/--header: expected one argument"],
+    [["--cache", "abc"], "argument --cache: invalid int value: 'abc'"],
+    [["--cache", "-5"], "argument --cache: -5 is not a number of seconds (0 or more)"],
+    [["--cache", "5", "--no-cache"], "argument --no-cache: not allowed with argument --cache"],
+    [["--no-cache", "--cache=5"], "argument --cache: not allowed with argument --no-cache"],
+    [["--workers", "0"], "argument --workers: 0 is not a number of processes (1 to 1024, or auto)"],
+    [["--workers", "two"], "argument --workers: invalid workers value: 'two'"],
+    [["--workers"], "argument --workers: expected one argument"],
+    [["--spa="], "argument --spa: expected a file name"],
+    [["--etag=yes"], "argument --etag: ignored explicit argument 'yes'"],
+    [["--co"], "ambiguous option: --co could match --cors, --compress"],
+  ];
+  for (const [args, message] of cases) {
+    test(`simplehttp ${args.map((arg) => JSON.stringify(arg)).join(" ")} → ${message}`, TIMEOUT, async () => {
+      const result = await run(args);
+      assert.equal(result.stderr, `${PYTHON_USAGE}simplehttp: error: ${message}\n`);
+      assert.equal(result.stdout, "");
+      assert.equal(result.code, 2);
+    });
+  }
+});
+
+describe("parseCommandLine: the additions (in-process)", () => {
+  const base: CommandLine = {
+    cgi: false, bind: null, directory: "/cwd", protocol: "HTTP/1.0", port: 8000, tls_cert: null, tls_key: null,
+    tls_password_file: null, tls_password: null, etag: false, cors: false, headers: [], cache_control: null,
+    compress: false, precompressed: false, spa: null, watch: false, open: false, quiet: false, workers: 1, dev: false,
+  };
+  const cases: [args: string[], expected: Partial<CommandLine>][] = [
+    [["--etag", "--cors", "--compress", "--precompressed"], { etag: true, cors: true, compress: true, precompressed: true }],
+    [["-H", "X-Frame-Options: DENY", "--header=X-Two:  2 "], { headers: [["X-Frame-Options", "DENY"], ["X-Two", "2"]] }],
+    [["-HX-Empty:"], { headers: [["X-Empty", ""]] }],
+    [["--cache", "3600"], { cache_control: "max-age=3600" }],
+    [["--cache=0"], { cache_control: "max-age=0" }],
+    [["--no-cache"], { cache_control: "no-cache" }],
+    [["--spa"], { spa: "index.html" }],
+    [["--spa", "shell.html"], { spa: "shell.html" }],
+    [["--spa=shell.html", "9000"], { spa: "shell.html", port: 9000 }],
+    // argparse's nargs='?': a value after --spa is its FILE, even one that looks like a port.
+    [["--spa", "9000"], { spa: "9000" }],
+    [["9000", "--spa"], { spa: "index.html", port: 9000 }],
+    [["--spa", "--cors"], { spa: "index.html", cors: true }],
+    [["--watch", "--open", "--quiet"], { watch: true, cache_control: "no-cache", open: true, quiet: true }],
+    [["--watch", "--cache", "60"], { watch: true, cache_control: "max-age=60" }],
+    [["--workers", "3"], { workers: 3 }],
+    [["--workers=auto"], { workers: availableParallelism() }],
+    [["--dev"], { dev: true, bind: "localhost", watch: true, cors: true, cache_control: "no-cache" }],
+    [["--dev", "-b", "0.0.0.0"], { dev: true, bind: "0.0.0.0", watch: true, cors: true, cache_control: "no-cache" }],
+    [["--dev", "--cache", "60"], { dev: true, bind: "localhost", watch: true, cors: true, cache_control: "max-age=60" }],
+    // Python's abbreviations keep their meaning where an addition shares the prefix.
+    [["--d", "public"], { directory: "public" }],
+    [["--p", "HTTP/1.1"], { protocol: "HTTP/1.1" }],
+    [["--c"], { cgi: true }],
+    [["--pre", "--hea", "A: b", "--wa", "--q"], { precompressed: true, headers: [["A", "b"]], watch: true, cache_control: "no-cache", quiet: true }],
+  ];
+  for (const [args, expected] of cases) {
+    test(`[${args.map((arg) => JSON.stringify(arg)).join(", ")}]`, () => {
+      assert.deepEqual(parseCommandLine(args, "/cwd"), { ...base, ...expected });
+    });
+  }
+
+  test("--he is Python's --help, not --header", () => {
+    assert.equal(parseCommandLine(["--he"]), "help");
+  });
+
+  test("an error in an addition comes in argparse's order, before a later bad port", () => {
+    assert.throws(
+      () => parseCommandLine(["--cache", "x", "abc"]),
+      (error) => error instanceof UsageError && error.message === "argument --cache: invalid int value: 'x'",
+    );
+  });
+});
+
+describe("the handler class the command line serves with (in-process)", () => {
+  const command = parseCommandLine(["--etag", "--cors", "-H", "X-A: 1", "--cache", "5", "--compress", "--precompressed", "--spa"], "/cwd") as CommandLine;
+
+  test("is a new subclass carrying the options; SimpleHTTPRequestHandler itself is untouched", () => {
+    const Handler = handlerClassFor(command);
+    assert.notEqual(Handler, SimpleHTTPRequestHandler);
+    assert.ok(Handler.prototype instanceof SimpleHTTPRequestHandler);
+    assert.equal(Handler.name, "SimpleHTTPRequestHandler");
+    assert.deepEqual(
+      [Handler.etag, Handler.cors, Handler.extra_headers, Handler.cache_control, Handler.compress, Handler.precompressed, Handler.spa],
+      [true, true, [["X-A", "1"]], "max-age=5", true, true, "index.html"],
+    );
+    assert.deepEqual(
+      [SimpleHTTPRequestHandler.etag, SimpleHTTPRequestHandler.cors, SimpleHTTPRequestHandler.extra_headers, SimpleHTTPRequestHandler.cache_control],
+      [false, false, [], null],
+    );
+    assert.deepEqual([SimpleHTTPRequestHandler.compress, SimpleHTTPRequestHandler.precompressed, SimpleHTTPRequestHandler.spa], [false, false, null]);
+  });
+
+  test("two runs get two classes: protocol_version set on one leaves the other alone", () => {
+    const first = handlerClassFor(command);
+    const second = handlerClassFor(command);
+    first.protocol_version = "HTTP/1.1";
+    assert.equal(second.protocol_version, "HTTP/1.0");
+    assert.equal(SimpleHTTPRequestHandler.protocol_version, "HTTP/1.0");
+  });
+
+  test("--cgi subclasses CGIHTTPRequestHandler", () => {
+    const Handler = handlerClassFor({ ...command, cgi: true });
+    assert.ok(Handler.prototype instanceof CGIHTTPRequestHandler);
+    assert.notEqual(Handler, CGIHTTPRequestHandler);
+  });
+
+  test("--quiet overrides log_message on the subclass only", () => {
+    const Handler = handlerClassFor({ ...command, quiet: true });
+    assert.notEqual(Handler.prototype.log_message, SimpleHTTPRequestHandler.prototype.log_message);
+    assert.equal(handlerClassFor(command).prototype.log_message, SimpleHTTPRequestHandler.prototype.log_message);
+  });
+});
+
+describe("what each flag does to the responses", () => {
+  test("without the flags: Python's headers only, and no script in HTML", TIMEOUT, async () => {
+    await withServer(at(), async ({ port }) => {
+      const page = await request(port, "/index.html", ["Origin: http://elsewhere.example", "Accept-Encoding: gzip"]);
+      assert.equal(page.status, "HTTP/1.0 200 OK");
+      assert.deepEqual(Object.keys(page.headers), ["server", "date", "content-type", "content-length", "last-modified"]);
+      assert.equal(page.body.toString(), INDEX);
+      const listing = await request(port, "/sub/");
+      assert.ok(!listing.body.toString().includes("<script"));
+      assert.deepEqual(Object.keys(listing.headers), ["server", "date", "content-type", "content-length"]);
+    });
+  });
+
+  test("--etag: a weak ETag on files, and If-None-Match gets 304", TIMEOUT, async () => {
+    await withServer(at("--etag"), async ({ port }) => {
+      const first = await request(port, "/a.txt");
+      assert.match(first.headers["etag"]!, /^W\/"6-[0-9a-f]+"$/);
+      const again = await request(port, "/a.txt", [`If-None-Match: ${first.headers["etag"]}`]);
+      assert.equal(again.status, "HTTP/1.0 304 Not Modified");
+      assert.equal(again.headers["etag"], first.headers["etag"]);
+    });
+  });
+
+  test("--cors: Access-Control-Allow-Origin on every response, and preflights get 204", TIMEOUT, async () => {
+    await withServer(at("--cors"), async ({ port }) => {
+      assert.equal((await request(port, "/a.txt")).headers["access-control-allow-origin"], "*");
+      const missing = await request(port, "/missing.txt");
+      assert.match(missing.status, / 404 /);
+      assert.equal(missing.headers["access-control-allow-origin"], "*");
+      const preflight = await request(port, "/a.txt", ["Origin: http://elsewhere.example", "Access-Control-Request-Method: GET"], "OPTIONS");
+      assert.equal(preflight.status, "HTTP/1.0 204 No Content");
+      assert.equal(preflight.headers["access-control-allow-methods"], "GET, HEAD, OPTIONS");
+    });
+  });
+
+  test("-H, repeated: each header on every response, in order, after Python's", TIMEOUT, async () => {
+    await withServer(at("-H", "X-Frame-Options: DENY", "--header", "X-Robots-Tag: noindex, nofollow"), async ({ port }) => {
+      for (const path of ["/a.txt", "/missing.txt", "/sub"]) {
+        const reply = await request(port, path);
+        assert.match(reply.head, /\r\nX-Frame-Options: DENY\r\nX-Robots-Tag: noindex, nofollow$/, `${path}: ${reply.head}`);
+      }
+    });
+  });
+
+  test("--cache SECONDS: Cache-Control: max-age on files, not on listings", TIMEOUT, async () => {
+    await withServer(at("--cache", "3600"), async ({ port }) => {
+      assert.equal((await request(port, "/a.txt")).headers["cache-control"], "max-age=3600");
+      assert.equal((await request(port, "/sub/")).headers["cache-control"], undefined);
+    });
+  });
+
+  test("--no-cache: Cache-Control: no-cache on files", TIMEOUT, async () => {
+    await withServer(at("--no-cache"), async ({ port }) => {
+      assert.equal((await request(port, "/a.txt")).headers["cache-control"], "no-cache");
+    });
+  });
+
+  test("--compress: a text file compressed for a client that accepts gzip", TIMEOUT, async () => {
+    await withServer(at("--compress"), async ({ port }) => {
+      const reply = await request(port, "/big.txt", ["Accept-Encoding: gzip"]);
+      assert.equal(reply.headers["content-encoding"], "gzip");
+      assert.equal(gunzipSync(reply.body).toString(), TEXT);
+      const plain = await request(port, "/big.txt");
+      assert.equal(plain.headers["content-encoding"], undefined);
+      assert.equal(plain.body.toString(), TEXT);
+    });
+  });
+
+  test("--precompressed: x.gz served for x to a client that accepts gzip", TIMEOUT, async () => {
+    await withServer(at("--precompressed"), async ({ port }) => {
+      const reply = await request(port, "/app.js", ["Accept-Encoding: gzip"]);
+      assert.equal(reply.headers["content-encoding"], "gzip");
+      assert.equal(gunzipSync(reply.body).toString(), "console.log('from the .gz');\n");
+      assert.equal((await request(port, "/app.js")).body.toString(), "console.log('plain');\n");
+    });
+  });
+
+  test("--spa: index.html for a deep link; a missing file with an extension is still 404", TIMEOUT, async () => {
+    // The port comes first: a value after --spa would be its FILE (argparse's nargs='?').
+    await withServer(["-b", "127.0.0.1", "-d", root, "0", "--spa"], async ({ port }) => {
+      const deep = await request(port, "/app/deep/link");
+      assert.equal(deep.status, "HTTP/1.0 200 OK");
+      assert.equal(deep.body.toString(), INDEX);
+      assert.match((await request(port, "/missing.js")).status, / 404 /);
+    });
+  });
+
+  test("--spa=FILE: that file for deep links", TIMEOUT, async () => {
+    await withServer(["-b", "127.0.0.1", "-d", root, "--spa=shell.html", "0"], async ({ port }) => {
+      assert.equal((await request(port, "/settings/profile")).body.toString(), "<p>the shell</p>\n");
+    });
+  });
+
+  test("--quiet: no line for requests, served or not; the banner still prints", TIMEOUT, async () => {
+    const server = await startServer(at("--quiet"));
+    try {
+      assert.equal((await request(server.port, "/a.txt")).body.toString(), "hello\n");
+      assert.match((await request(server.port, "/missing.txt")).status, / 404 /);
+      // Everything the server wrote is read once it has exited.
+      server.proc.child.kill("SIGTERM");
+      assert.deepEqual(await server.proc.exited, { code: 0, signal: null });
+      assert.equal(server.proc.stderr(), "");
+      assert.equal(server.proc.stdout(), server.banner);
+    } finally {
+      await stop(server.proc);
+    }
+  });
+
+  test("--dev: localhost, CORS, no-cache and the live-reload script", TIMEOUT, async () => {
+    const { address } = await lookup("localhost");
+    await withServer(["-d", root, "--dev", "0"], async ({ host, port }) => {
+      assert.equal(host, address);
+      const page = await request(port, "/index.html", [], "GET", address);
+      assert.equal(page.headers["access-control-allow-origin"], "*");
+      assert.equal(page.headers["cache-control"], "no-cache");
+      assert.ok(page.body.toString().includes(LIVERELOAD_SCRIPT));
+    });
+  });
+});
+
+describe("--open", () => {
+  let bin: string;
+  let record: string;
+  before(() => {
+    bin = join(root, "fake-bin");
+    record = join(root, "opened.txt");
+    mkdirSync(bin, { recursive: true });
+    // A stand-in for xdg-open that writes down the URL it was asked to open.
+    writeFileSync(join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$@" > '${record}.tmp' && mv '${record}.tmp' '${record}'\n`);
+    chmodSync(join(bin, "xdg-open"), 0o755);
+  });
+  const opened = () => {
+    try {
+      return readFileSync(record, "utf8");
+    } catch {
+      return null;
+    }
+  };
+
+  test("opens the served URL with xdg-open", TIMEOUT, async (t) => {
+    if (process.platform !== "linux") return t.skip("the opener is xdg-open on Linux only");
+    rmSync(record, { force: true });
+    const env = { ...process.env, PATH: `${bin}:${process.env["PATH"]}` };
+    await withServer(at("--open"), async ({ port, proc }) => {
+      await waitFor(() => opened() !== null, "xdg-open to be run", proc);
+      assert.equal(opened(), `http://127.0.0.1:${port}/\n`);
+      assert.equal(proc.stderr(), "");
+    }, { env });
+  });
+
+  test("a wildcard address opens http://localhost:PORT/", TIMEOUT, async (t) => {
+    if (process.platform !== "linux") return t.skip("the opener is xdg-open on Linux only");
+    rmSync(record, { force: true });
+    const env = { ...process.env, PATH: `${bin}:${process.env["PATH"]}` };
+    await withServer(["-d", root, "--open", "0"], async ({ port, proc }) => {
+      await waitFor(() => opened() !== null, "xdg-open to be run", proc);
+      assert.equal(opened(), `http://localhost:${port}/\n`);
+    }, { env });
+  });
+
+  test("no opener on PATH: one line on stderr, and the server serves on", TIMEOUT, async (t) => {
+    if (process.platform !== "linux") return t.skip("the opener is xdg-open on Linux only");
+    const empty = join(root, "empty-bin");
+    mkdirSync(empty, { recursive: true });
+    const server = await startServer(at("--open"), { env: { ...process.env, PATH: empty } });
+    try {
+      await waitFor(() => server.proc.stderr().includes("\n"), "the complaint", server.proc);
+      assert.equal(
+        server.proc.stderr(),
+        `simplehttp: could not open a browser (xdg-open not found); the URL is http://127.0.0.1:${server.port}/\n`,
+      );
+      assert.equal((await request(server.port, "/a.txt")).body.toString(), "hello\n");
+      assert.equal(server.proc.hasExited(), false);
+    } finally {
+      await stop(server.proc);
+    }
+  });
+
+  test("browserUrl and openerCommand", () => {
+    assert.equal(browserUrl("HTTP", ["::", 8000]), "http://localhost:8000/");
+    assert.equal(browserUrl("HTTPS", ["0.0.0.0", 8443]), "https://localhost:8443/");
+    assert.equal(browserUrl("HTTP", ["::1", 80]), "http://[::1]:80/");
+    assert.equal(browserUrl("HTTP", ["192.0.2.7", 8000]), "http://192.0.2.7:8000/");
+    assert.deepEqual(openerCommand("http://x/", "linux"), ["xdg-open", ["http://x/"]]);
+    assert.deepEqual(openerCommand("http://x/", "darwin"), ["open", ["http://x/"]]);
+    assert.deepEqual(openerCommand("http://x/?a=1&b=2", "win32"), ["cmd", ["/c", "start", '""', "http://x/?a=1^&b=2"]]);
+  });
+});
