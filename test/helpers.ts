@@ -1,6 +1,7 @@
 /** Shared test tools: a server on an ephemeral loopback port, raw exchanges, captured stderr. */
 import { connect } from "node:net";
 import { ThreadingHTTPServer } from "../src/server/http_server.js";
+import { flushLog } from "../src/socketserver/log_writer.js";
 import type { TCPServer, RequestHandlerClass } from "../src/socketserver/servers.js";
 
 export type ServerClass = new (address: [string, number], handler: RequestHandlerClass) => TCPServer;
@@ -93,10 +94,16 @@ export function captureStderr(): { text(): string; lines(): string[]; restore():
     captured += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
     return true;
   }) as typeof process.stderr.write;
+  // Log lines are batched per event-loop turn (log_writer.ts): flush them before looking.
+  const text = () => {
+    if (process.stderr.write !== original) flushLog();
+    return captured;
+  };
   return {
-    text: () => captured,
-    lines: () => captured.split("\n").filter(Boolean),
+    text,
+    lines: () => text().split("\n").filter(Boolean),
     restore: () => {
+      flushLog();
       process.stderr.write = original;
     },
   };

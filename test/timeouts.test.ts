@@ -132,7 +132,7 @@ test("a connection that sends nothing is closed at header_timeout, logged once",
   }
 });
 
-test("an idle keep-alive connection is closed after keepalive_timeout, logged once", async () => {
+test("an idle keep-alive connection is closed after keepalive_timeout, silently", async () => {
   const { running, Handler } = await start({ keepalive_timeout: 0.5, header_timeout: 30 });
   try {
     const socket = await openSocket(running.port);
@@ -144,7 +144,8 @@ test("an idle keep-alive connection is closed after keepalive_timeout, logged on
     const seconds = (Date.now() - answered) / 1000;
     assert.ok(seconds > 0.25 && seconds < 10, `closed after ${seconds} s idle`);
     assert.equal(reply.wasReset(), false, "closed with a FIN, not a reset");
-    assert.deepEqual(Handler.logged, ['"GET / HTTP/1.1" 200 -', "Keep-alive connection closed after 0.5 seconds idle"]);
+    // Browsers leave idle connections open all the time: their normal close is not logged.
+    assert.deepEqual(Handler.logged, ['"GET / HTTP/1.1" 200 -']);
   } finally {
     await running.close();
   }

@@ -25,7 +25,8 @@
  * features.ts; this class only calls it.
  */
 import type { Socket } from "node:net";
-import { lstat, opendir, stat } from "node:fs/promises";
+import { opendir } from "node:fs/promises";
+import { lstatSync, statSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { BaseHTTPRequestHandler, __version__ } from "./base_handler.js";
@@ -42,6 +43,7 @@ import { notModifiedSince } from "./conditional.js";
 import { needsFileFeatures, sendFileHead } from "./file_response.js";
 import { ALLOW_ORIGIN, checkHeaderList, isPreflight, preflightHeaders, spaFallback, type HeaderField } from "./features.js";
 import { resolvesOutside } from "./paths.js";
+import { SmallFileCache } from "./file_cache.js";
 
 export type { FileLike } from "../py/io.js";
 export { BytesIO, FileIO } from "../py/io.js";
@@ -49,9 +51,24 @@ export { BytesIO, FileIO } from "../py/io.js";
 /** Bytes read from a file per write to the client (`shutil.COPY_BUFSIZE` on Linux). */
 export const COPY_BUFSIZE = 64 * 1024;
 
+/** The largest chunk `copyfile()` reads at once, for a client that keeps up. */
+export const MAX_COPY_CHUNK = 512 * 1024;
+
 /** Where `copyfile()` writes: `wfile`, or anything with an awaitable `write`. */
 export interface Writable {
   write(data: Buffer): void | Promise<void>;
+  /** True while written data waits for the peer (`wfile` has it): then chunks stay small. */
+  readonly needsDrain?: boolean;
+}
+
+/**
+ * Each file read costs a trip through libuv's thread pool, so a client that keeps up gets larger
+ * chunks (doubling up to `MAX_COPY_CHUNK`); one that makes us wait for a drain goes back to
+ * `COPY_BUFSIZE`, so a stalled client holds at most one small chunk.
+ */
+function nextChunkSize(size: number, outputfile: Writable): number {
+  if (outputfile.needsDrain !== false) return COPY_BUFSIZE;
+  return Math.min(size * 2, MAX_COPY_CHUNK);
 }
 
 export interface SimpleHTTPRequestHandlerOptions {
@@ -108,15 +125,24 @@ function fspath(directory: string | URL): string {
   return directory instanceof URL ? fileURLToPath(directory) : directory;
 }
 
-/** `os.stat(path)` (following links), or null where Python's `os.path.is*` would say False. */
-async function statOrNull(path: string, follow = true): Promise<Stats | null> {
+/**
+ * `os.stat(path)` (following links), or null where Python's `os.path.is*` would say False.
+ * Synchronous on purpose: a stat of a cached inode takes a microsecond or two, a trip through
+ * libuv's thread pool and a promise ten times that (docs/ARCHITECTURE.md, "Performance").
+ */
+function statOrNull(path: string, follow = true): Stats | null {
   try {
     const name = fsencode(path);
-    return await (follow ? stat(name) : lstat(name));
+    return (follow ? statSync(name, NO_THROW) : lstatSync(name, NO_THROW)) ?? null;
   } catch {
-    return null;
+    return null; // ENOTDIR, EACCES, ELOOP, a NUL in the name …
   }
 }
+
+const NO_THROW = { throwIfNoEntry: false } as const;
+
+/** Small files served from memory, each checked against the request's own stat. */
+const smallFiles = new SmallFileCache();
 
 /** One directory entry as `list_directory` needs it. */
 interface Entry {
@@ -168,6 +194,37 @@ function encodeListing(html: string): Buffer {
   } catch {
     const cleaned = html.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udc7f\udd00-\udfff]/g, "\ufffd");
     return encodeUtf8(cleaned, "surrogateescape");
+  }
+}
+
+/** A file `send_head` has opened: its fstat, and its content as a `FileLike` once wanted. */
+interface OpenedFile {
+  readonly stats: Stats;
+  file(): Promise<FileLike> | FileLike;
+  close(): Promise<void> | void;
+}
+
+class MemoryFile implements OpenedFile {
+  constructor(
+    readonly stats: Stats,
+    private readonly data: Buffer,
+  ) {}
+  file(): FileLike {
+    return new BytesIO(this.data);
+  }
+  close(): void {}
+}
+
+class DiskFile implements OpenedFile {
+  constructor(
+    readonly stats: Stats,
+    private readonly handle: FileIO,
+  ) {}
+  file(): FileIO {
+    return this.handle;
+  }
+  close(): Promise<void> {
+    return this.handle.close();
   }
 }
 
@@ -369,7 +426,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   async send_head(): Promise<FileLike | null> {
     let path = this.translate_path(this.path);
     if (!this.follow_symlinks && (await this.refusedOutside(path))) return null;
-    const stats = await statOrNull(path);
+    let stats = statOrNull(path);
     if (stats?.isDirectory()) {
       const parts = urlsplit(this.path);
       if (!(parts.path.endsWith("/") || parts.path.endsWith("%2f") || parts.path.endsWith("%2F"))) {
@@ -382,15 +439,21 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       let index: string | null = null;
       for (const name of this.index_pages) {
         const candidate = posixpath.join(path, name);
-        if ((await statOrNull(candidate))?.isFile()) {
+        const candidateStats = statOrNull(candidate);
+        if (candidateStats?.isFile()) {
           index = candidate;
+          stats = candidateStats;
           break;
         }
       }
       if (index === null) return this.list_directory(path);
       path = index;
     } else if (stats === null && this.spa !== null) {
-      path = spaFallback(path, this.directory, this.spa) ?? path;
+      const fallback = spaFallback(path, this.directory, this.spa);
+      if (fallback !== null) {
+        path = fallback;
+        stats = statOrNull(path);
+      }
     }
     const ctype = this.guess_type(path);
     // A file named with a trailing slash is not that file (bpo-17324).
@@ -400,18 +463,17 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     }
     // An index page or the SPA file may itself be a link out of the directory.
     if (!this.follow_symlinks && (await this.refusedOutside(path))) return null;
-    let f: FileIO;
-    try {
-      // Python raises on a NUL in the path (and answers nothing); any failure to open is a 404 here.
-      f = await FileIO.open(fsencode(path));
-    } catch {
+    // Ranges, the preconditions Python ignores, and the file options: see file_response.ts.
+    const features = needsFileFeatures(this);
+    const f = await this.openFile(path, stats, !features);
+    if (f === null) {
+      // Python's `open()` failed: missing, unreadable, a NUL in the name (where Python raises).
       await this.send_error(404, "File not found");
       return null;
     }
     try {
-      const fs = await f.fstat();
-      // Ranges, the preconditions Python ignores, and the file options: see file_response.ts.
-      if (needsFileFeatures(this)) return await sendFileHead(this, f, path, ctype, fs);
+      const fs = f.stats;
+      if (features && f instanceof DiskFile) return await sendFileHead(this, f.file(), path, ctype, fs);
       // Only a UTC (or zone-less) date is compared; any other offset is ignored, as in Python.
       if (notModifiedSince(this.headers, fs.mtimeMs)) {
         this.send_response(304);
@@ -424,10 +486,32 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       this.send_header("Content-Length", String(fs.size));
       this.send_header("Last-Modified", this.date_time_string(fs.mtimeMs / 1000));
       await this.end_headers();
-      return f;
+      return f.file();
     } catch (error) {
       await f.close();
       throw error;
+    }
+  }
+
+  /**
+   * Python's `open(path, 'rb')` + `fstat`: a small regular file comes from memory (validated by
+   * the stat just taken), anything else is opened. Null where `open` would fail.
+   */
+  private async openFile(path: string, stats: Stats | null, fromMemory: boolean): Promise<OpenedFile | null> {
+    if (stats === null) return null;
+    if (fromMemory && stats.isFile() && stats.size <= smallFiles.maxFileSize) {
+      try {
+        const cached = smallFiles.get(path, stats) ?? smallFiles.read(path, fsencode(path));
+        if (cached) return new MemoryFile(cached.stats, cached.data);
+      } catch {
+        return null;
+      }
+    }
+    try {
+      const file = await FileIO.open(fsencode(path));
+      return new DiskFile(await file.fstat(), file);
+    } catch {
+      return null;
     }
   }
 
@@ -492,15 +576,18 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   /**
-   * Copies `source` to `outputfile` in chunks of `COPY_BUFSIZE`, waiting for each write to be
-   * taken: memory stays flat whatever the file size, and a slow client slows only its own copy.
+   * Copies `source` to `outputfile` in chunks of `COPY_BUFSIZE` (larger while the client keeps
+   * up), waiting for each write to be taken: memory stays flat whatever the file size, and a slow
+   * client slows only its own copy.
    * A write to a client that has gone rejects, which ends the copy.
    */
   async copyfile(source: FileLike, outputfile: Writable): Promise<void> {
+    let size = COPY_BUFSIZE;
     for (;;) {
-      const chunk = await source.read(COPY_BUFSIZE);
+      const chunk = await source.read(size);
       if (chunk.length === 0) return;
       await outputfile.write(chunk);
+      size = nextChunkSize(size, outputfile);
     }
   }
 

@@ -9,6 +9,7 @@ import { createServer, type ListenOptions, type Server, type Socket } from "node
 import { type Address, type AddressFamily, addressRepr, familyOf, resolveBindHost, AF_INET6 } from "./address.js";
 import type { BaseRequestHandler } from "./handlers.js";
 import { DeadlineSweeper, Lingering } from "./deadlines.js";
+import { writeLogLine } from "./log_writer.js";
 import { AcceptGuard, connectionLimits, type ConnectionLimits } from "./admission.js";
 import { logDateNow } from "../http/dates.js";
 import { scrubControlCharacters } from "../py/text.js";
@@ -204,7 +205,7 @@ export abstract class BaseServer {
   handle_error(_request: Socket, client_address: Address, error?: unknown): void {
     const dashes = "-".repeat(40);
     const detail = error instanceof Error ? (error.stack ?? String(error)) : `Error: ${String(error)}`;
-    process.stderr.write(
+    writeLogLine(
       `${dashes}\nException occurred during processing of request from ${addressRepr(client_address)}\n${detail}\n${dashes}\n`,
     );
   }
@@ -275,7 +276,7 @@ export abstract class BaseServer {
    */
   log_connection_error(client_address: Address | null, message: string): void {
     const host = client_address?.[0] || "-";
-    process.stderr.write(`${host} - - [${logDateNow()}] ${scrubControlCharacters(message)}\n`);
+    writeLogLine(`${host} - - [${logDateNow()}] ${scrubControlCharacters(message)}\n`);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -51,6 +51,11 @@ export class SocketWriter {
     this.socket.uncork();
   };
 
+  /** True while what was written waits in user space for the socket to drain. */
+  get needsDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
   /** True when the peer can no longer receive what we write. */
   get broken(): boolean {
     return this.socket.destroyed || this.socket.writableEnded;
