@@ -25,8 +25,7 @@
  * features.ts; this class only calls it.
  */
 import type { Socket } from "node:net";
-import { opendir } from "node:fs/promises";
-import { lstatSync, statSync } from "node:fs";
+import { lstatSync, opendirSync, statSync, type Dirent } from "node:fs";
 import type { Stats } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { BaseHTTPRequestHandler, __version__ } from "./base_handler.js";
@@ -155,22 +154,31 @@ interface Entry {
  * `os.listdir(path)` in the order the file system returns (Python's order: ties in the listing's
  * sort keep it), with `isdir`/`islink` taken from the entry type where it is known.
  */
-async function scandir(path: string): Promise<Entry[]> {
-  const dir = await opendir(fsencode(path), { encoding: "buffer" as BufferEncoding, bufferSize: 128 });
+function scandir(path: string): Entry[] {
+  // Synchronous, as Python's `os.listdir` (docs/ARCHITECTURE.md, "Performance"). Not
+  // `readdirSync`: libuv sorts its result, and ties in the listing's sort must keep the file
+  // system's own order, as Python's do.
+  const dir = opendirSync(fsencode(path), { encoding: "buffer" as BufferEncoding, bufferSize: 1024 });
   const entries: Entry[] = [];
-  for await (const dirent of dir) {
-    const raw = dirent.name as unknown as Buffer;
-    const name = fsdecode(raw);
-    let isDir = dirent.isDirectory();
-    let isLink = dirent.isSymbolicLink();
-    const known = isDir || isLink || dirent.isFile() || dirent.isFIFO() || dirent.isSocket() ||
-      dirent.isBlockDevice() || dirent.isCharacterDevice();
-    const fullname = posixpath.join(path, name);
-    if (!known) isLink = (await statOrNull(fullname, false))?.isSymbolicLink() ?? false;
-    if (isLink || !known) isDir = (await statOrNull(fullname))?.isDirectory() ?? false;
-    entries.push({ name, isDir, isLink });
+  try {
+    for (let dirent = dir.readSync(); dirent !== null; dirent = dir.readSync()) entries.push(entry(path, dirent));
+  } finally {
+    dir.closeSync();
   }
   return entries;
+}
+
+/** One entry's name, and whether it is (or links to) a directory and whether it is a link. */
+function entry(path: string, dirent: Dirent): Entry {
+  const name = fsdecode(dirent.name as unknown as Buffer);
+  let isDir = dirent.isDirectory();
+  let isLink = dirent.isSymbolicLink();
+  const known = isDir || isLink || dirent.isFile() || dirent.isFIFO() || dirent.isSocket() ||
+    dirent.isBlockDevice() || dirent.isCharacterDevice();
+  const fullname = posixpath.join(path, name);
+  if (!known) isLink = statOrNull(fullname, false)?.isSymbolicLink() ?? false;
+  if (isLink || !known) isDir = statOrNull(fullname)?.isDirectory() ?? false;
+  return { name, isDir, isLink };
 }
 
 /**
@@ -178,9 +186,23 @@ async function scandir(path: string): Promise<Entry[]> {
  * point. UTF-8 (with surrogates encoded as three bytes) orders bytes as code points order.
  */
 function sortByLower(entries: Entry[]): Entry[] {
-  const keyed = entries.map((entry) => ({ entry, key: encodeUtf8(entry.name.toLowerCase(), "surrogatepass") }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  const keyed = entries.map((entry) => ({ entry, key: entry.name.toLowerCase() }));
+  if (keyed.some(({ key }) => hasSurrogate(key))) {
+    const bytes = new Map(keyed.map(({ key }) => [key, encodeUtf8(key, "surrogatepass")]));
+    keyed.sort((a, b) => Buffer.compare(bytes.get(a.key)!, bytes.get(b.key)!));
+  } else {
+    // Without surrogates, UTF-16 order is code point order: plain comparison, no encoding.
+    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
   return keyed.map(({ entry }) => entry);
+}
+
+function hasSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdfff) return true;
+  }
+  return false;
 }
 
 /**
@@ -530,7 +552,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   async list_directory(path: string): Promise<FileLike | null> {
     let entries: Entry[];
     try {
-      entries = await scandir(path);
+      entries = scandir(path);
     } catch {
       await this.send_error(404, "No permission to list directory");
       return null;
