@@ -174,3 +174,23 @@ test("resolvesOutside: missing paths and NUL bytes are left to the usual 404", a
   assert.equal(await resolvesOutside(join(root, "link-out.txt"), root), true);
   assert.equal(await resolvesOutside(join(root, "sub") + "/", root), false);
 });
+
+test("follow_symlinks = false with precompressed: a .gz sibling linking outside is ignored", async () => {
+  writeFileSync(join(root, "page.html"), "<p>plain</p>\n");
+  writeFileSync(join(base, "outside", "page.html.gz"), SECRET);
+  symlinkSync(join(base, "outside", "page.html.gz"), join(root, "page.html.gz"));
+  class ConfinedPrecompressed extends Quiet {
+    static override follow_symlinks = false;
+    static override precompressed = true;
+  }
+  const running = await serve(ConfinedPrecompressed.with_directory(root));
+  try {
+    const reply = await exchange(running.port, "GET /page.html HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n");
+    const { head, body } = splitReply(reply);
+    assert.match(head, /^HTTP\/1\.0 200 OK\r\n/);
+    assert.doesNotMatch(head, /Content-Encoding/);
+    assert.equal(body.toString(), "<p>plain</p>\n");
+  } finally {
+    await running.close();
+  }
+});

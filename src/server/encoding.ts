@@ -5,6 +5,7 @@
  *
  * Not Python: `http.server` never sends `Content-Encoding`. See docs/FEATURES.md.
  */
+import { resolvesOutside } from "./paths.js";
 import { constants as zlib, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from "node:zlib";
 import type { Readable } from "node:stream";
 import type { Stats } from "node:fs";
@@ -126,16 +127,21 @@ export interface Precompressed {
  * Opens the precompressed file to serve for `path`, or returns null: the preferred coding (by
  * `chooseCoding`) among those whose `path.br` / `path.gz` is a regular file.
  * `found` lists the codings present, whether or not the client accepts them (they make the
- * response vary with `Accept-Encoding`).
+ * response vary with `Accept-Encoding`). With `confinedTo` (a directory), siblings whose real
+ * path lies outside it are ignored.
  */
 export async function openPrecompressed(
   path: string,
   acceptEncoding: readonly string[] | undefined,
+  confinedTo: string | null = null,
 ): Promise<{ found: Coding[]; chosen: Precompressed | null }> {
   const found: Coding[] = [];
   const opened = new Map<Coding, Precompressed>();
   for (const coding of CODINGS) {
-    const regular = await openRegularFile(precompressedPath(path, coding));
+    const sibling = precompressedPath(path, coding);
+    // With follow_symlinks off, a sibling that links out of the directory is as if absent.
+    if (confinedTo !== null && (await resolvesOutside(sibling, confinedTo))) continue;
+    const regular = await openRegularFile(sibling);
     if (regular) {
       found.push(coding);
       opened.set(coding, { ...regular, coding });

@@ -61,7 +61,11 @@ async function chooseRepresentation(handler: Handler, file: FileIO, path: string
   let coding: Coding | null = null;
   let vary = false;
   if (handler.precompressed) {
-    const { found, chosen } = await openPrecompressed(path, handler.headers.get_all("Accept-Encoding"));
+    const { found, chosen } = await openPrecompressed(
+      path,
+      handler.headers.get_all("Accept-Encoding"),
+      handler.follow_symlinks ? null : handler.directory,
+    );
     vary = found.length > 0;
     if (chosen) {
       await file.close();
