@@ -46,6 +46,22 @@ beyond python -m http.server:
   --workers N           serve with N processes (auto: one per CPU)
   --dev                 --watch --no-cache --cors on localhost (unless -b is
                         given)
+  --header-timeout SECONDS
+                        cut off a client that takes over SECONDS to send its
+                        request line and headers (default: 30; 0: no limit)
+  --keepalive-timeout SECONDS
+                        close a kept-alive connection after SECONDS idle
+                        between requests (default: 5; 0: no limit)
+  --write-timeout SECONDS
+                        drop a client that stops reading a response for
+                        SECONDS (default: 60; 0: no limit)
+  --max-connections N   handle at most N connections at once; more wait
+                        (default: 10000, fewer if ulimit -n is low)
+  --shutdown-grace SECONDS
+                        on Ctrl-C or SIGTERM, let requests in flight finish
+                        for up to SECONDS (default: 10)
+  --no-follow-symlinks  answer 404 for a symbolic link that leads outside the
+                        directory
 `;
 
 const INDEX = "<!DOCTYPE html>\n<html><body><h1>the app</h1></body></html>\n";
@@ -139,7 +155,7 @@ describe("parseCommandLine: the additions (in-process)", () => {
     [["--d", "public"], { directory: "public" }],
     [["--p", "HTTP/1.1"], { protocol: "HTTP/1.1" }],
     [["--c"], { cgi: true }],
-    [["--pre", "--hea", "A: b", "--wa", "--q"], { precompressed: true, headers: [["A", "b"]], watch: true, cache_control: "no-cache", quiet: true }],
+    [["--pre", "--header", "A: b", "--wa", "--q"], { precompressed: true, headers: [["A", "b"]], watch: true, cache_control: "no-cache", quiet: true }],
   ];
   for (const [args, expected] of cases) {
     test(`[${args.map((arg) => JSON.stringify(arg)).join(", ")}]`, () => {

@@ -55,6 +55,21 @@ export interface CommandLine {
   workers: number;
   /** `--dev`: the preset (`--watch --no-cache --cors`, bound to localhost unless `-b` is given). */
   dev: boolean;
+
+  // Reliability (docs/SECURITY.md). Each is present only when given: absent, the library's default
+  // stays in force. A timeout of 0 is `null`, no limit (as 0 disables Node's own HTTP timeouts).
+  /** `--header-timeout SECONDS`: the handler's `header_timeout`. */
+  header_timeout?: number | null;
+  /** `--keepalive-timeout SECONDS`: the handler's `keepalive_timeout`. */
+  keepalive_timeout?: number | null;
+  /** `--write-timeout SECONDS`: the handler's `write_timeout`. */
+  write_timeout?: number | null;
+  /** `--max-connections N`: the server's `max_connections` (which the server fits to the open-files limit). */
+  max_connections?: number;
+  /** `--shutdown-grace SECONDS`: the server's `shutdown_grace`, for Ctrl-C and SIGTERM. */
+  shutdown_grace?: number;
+  /** `--no-follow-symlinks`: the handler's `follow_symlinks`. */
+  follow_symlinks?: false;
 }
 
 /** A usage error: printed after the usage, exit status 2. */
@@ -164,6 +179,52 @@ const OPTIONS: readonly OptionSpec[] = [
       kind: "switch",
       help: "--watch --no-cache --cors on localhost (unless -b is given)",
     },
+    {
+      flags: ["--header-timeout"],
+      dest: "header_timeout",
+      kind: "value",
+      metavar: "SECONDS",
+      convert: timeoutSeconds,
+      help: "cut off a client that takes over SECONDS to send its request line and headers (default: 30; 0: no limit)",
+    },
+    {
+      flags: ["--keepalive-timeout"],
+      dest: "keepalive_timeout",
+      kind: "value",
+      metavar: "SECONDS",
+      convert: timeoutSeconds,
+      help: "close a kept-alive connection after SECONDS idle between requests (default: 5; 0: no limit)",
+    },
+    {
+      flags: ["--write-timeout"],
+      dest: "write_timeout",
+      kind: "value",
+      metavar: "SECONDS",
+      convert: timeoutSeconds,
+      help: "drop a client that stops reading a response for SECONDS (default: 60; 0: no limit)",
+    },
+    {
+      flags: ["--max-connections"],
+      dest: "max_connections",
+      kind: "value",
+      metavar: "N",
+      convert: connectionCount,
+      help: "handle at most N connections at once; more wait (default: 10000, fewer if ulimit -n is low)",
+    },
+    {
+      flags: ["--shutdown-grace"],
+      dest: "shutdown_grace",
+      kind: "value",
+      metavar: "SECONDS",
+      convert: graceSeconds,
+      help: "on Ctrl-C or SIGTERM, let requests in flight finish for up to SECONDS (default: 10)",
+    },
+    {
+      flags: ["--no-follow-symlinks"],
+      dest: "no_follow_symlinks",
+      kind: "switch",
+      help: "answer 404 for a symbolic link that leads outside the directory",
+    },
   ]),
 ];
 
@@ -209,6 +270,35 @@ export function workerCount(text: string): number {
   return Number(count);
 }
 
+/**
+ * The longest time a flag takes, in seconds: what `setTimeout` can wait (2^31 - 1 ms, about 24.8
+ * days). More is surely a typing mistake.
+ */
+export const MAX_SECONDS = 2_147_483;
+
+/** `--header-timeout`, `--keepalive-timeout`, `--write-timeout`: seconds from 0; 0 (no limit) is `null`. */
+export function timeoutSeconds(text: string): number | null {
+  const seconds = graceSeconds(text);
+  return seconds === 0 ? null : seconds;
+}
+
+/** `--shutdown-grace`: what Python's `float()` accepts, from 0 to `MAX_SECONDS`. */
+export function graceSeconds(text: string): number {
+  const seconds = pyFloat(text);
+  const shown = strip(text);
+  if (Number.isNaN(seconds)) throw new RangeError(`${shown} is not a number of seconds`);
+  if (seconds < 0) throw new RangeError(`${shown} is not a number of seconds (0 or more)`);
+  if (seconds > MAX_SECONDS) throw new RangeError(`${shown} seconds is too long (at most ${MAX_SECONDS})`);
+  return seconds;
+}
+
+/** `--max-connections N`: what Python's `int()` accepts, from 1. */
+export function connectionCount(text: string): number {
+  const count = pyInt(text);
+  if (count < 1n) throw new RangeError(`${count} is not a number of connections (1 or more)`);
+  return count > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(count);
+}
+
 /** More processes than this is surely a typing mistake. */
 const MAX_WORKERS = 1024n;
 
@@ -216,6 +306,22 @@ const MAX_WORKERS = 1024n;
 function spaFile(text: string): string {
   if (text === "") throw new RangeError("expected a file name");
   return text;
+}
+
+/**
+ * Python's `float()` of a string: blanks around, an optional sign, then digits (single `_`
+ * between) with an optional point and exponent, or `inf`, `infinity`, `nan` in any case.
+ */
+const PY_FLOAT = /^[+-]?(?:(?:\d(?:_?\d)*)?\.\d(?:_?\d)*|\d(?:_?\d)*\.?)(?:[eE][+-]?\d(?:_?\d)*)?$/;
+const PY_FLOAT_WORD = /^([+-]?)(inf|infinity|nan)$/i;
+
+/** Python's `float(text)`, or a `TypeError` (argparse's `invalid float value`). */
+function pyFloat(text: string): number {
+  const stripped = strip(text);
+  const word = PY_FLOAT_WORD.exec(stripped);
+  if (word) return word[2]!.toLowerCase() === "nan" ? NaN : word[1] === "-" ? -Infinity : Infinity;
+  if (!PY_FLOAT.test(stripped)) throw new TypeError("float");
+  return Number(stripped.replaceAll("_", ""));
 }
 
 /** Python's `int(text)`, or a `TypeError` (argparse's `invalid int value`). */
@@ -275,6 +381,11 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     workers: (values["workers"] as number | undefined) ?? 1,
     dev,
   };
+  // The reliability flags, only when given (see `CommandLine`).
+  for (const name of ["header_timeout", "keepalive_timeout", "write_timeout", "max_connections", "shutdown_grace"] as const) {
+    if (values[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = values[name];
+  }
+  if (values["no_follow_symlinks"] === true) options.follow_symlinks = false;
   validate(options);
   if (options.tls_password_file) options.tls_password = readPassword(options.tls_password_file);
   return options;

@@ -1,9 +1,11 @@
 /**
  * Python's `test()`: bind, print the banner, serve until Ctrl-C (or SIGTERM). Unlike Python, a
- * server that cannot start says why in one line (`StartupError`) instead of a traceback.
+ * server that cannot start says why in one line (`StartupError`) instead of a traceback, and
+ * stopping lets the requests in flight finish (`closeGracefully`).
  */
 import { statSync } from "node:fs";
 import { lookup } from "node:dns/promises";
+import { constants as osConstants } from "node:os";
 import type { Address } from "../socketserver/address.js";
 import type { HTTPDualStackServer, ServerChoice } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
@@ -99,8 +101,9 @@ export async function listen({ choice, protocol, port, bind, directory }: ServeO
 }
 
 /**
- * Serves until SIGINT or SIGTERM, then closes the server and resolves with the exit status (0).
- * SIGINT prints Python's `Keyboard interrupt received, exiting.`; SIGTERM stops silently.
+ * Serves until SIGINT or SIGTERM, then closes the server gracefully (`closeGracefully`) and
+ * resolves with the exit status (0). SIGINT prints Python's `Keyboard interrupt received,
+ * exiting.` at once, before the requests in flight finish; SIGTERM stops silently.
  */
 export async function serve(options: ServeOptions): Promise<number> {
   const { choice } = options;
@@ -113,28 +116,54 @@ export async function serve(options: ServeOptions): Promise<number> {
     if (signal === "SIGINT") process.stdout.write("\nKeyboard interrupt received, exiting.\n");
   } finally {
     choice.livereload?.close();
-    await httpd.server_close();
+    await closeGracefully(httpd);
   }
   return 0;
 }
 
 /**
- * Runs `serve_forever()` until SIGINT, SIGTERM or `stop` (a worker told to stop), then stops the
- * loop; resolves with what stopped it. Open event streams and connections are left to
- * `server_close()` (which the caller runs).
+ * Runs `serve_forever()` until SIGINT, SIGTERM or `stop` (a worker told to stop) and resolves with
+ * what stopped it, the server still open: the caller closes it (`closeGracefully`).
  */
 export async function serveUntilSignal(
   httpd: HTTPDualStackServer,
   stop: Promise<void> = new Promise(() => {}),
 ): Promise<"SIGINT" | "SIGTERM" | null> {
   const serving = httpd.serve_forever();
-  const signal = await Promise.race([nextSignal(), serving.then(() => null), stop.then(() => null)]);
-  await httpd.shutdown();
-  await serving;
-  return signal;
+  return Promise.race([nextSignal(), serving.then(() => null), stop.then(() => null)]);
 }
 
-/** Resolves with the first SIGINT or SIGTERM; a second one gets the default action (exit at once). */
+/**
+ * `graceful_close()`: stops accepting, closes idle keep-alive connections at once, and lets the
+ * requests in flight finish for up to `shutdown_grace` seconds. Meanwhile the `signals`-th SIGINT
+ * or SIGTERM ends the process at once (`forceExit`): by default the first one after the signal
+ * that began the shutdown — a second Ctrl-C.
+ */
+export async function closeGracefully(httpd: HTTPDualStackServer, signals = 1): Promise<void> {
+  let seen = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++seen >= signals) forceExit(signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await httpd.graceful_close();
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/**
+ * Exits now with the status a shell shows for death by `signal` (130 for SIGINT, 143 for
+ * SIGTERM), running the process's `exit` hooks (the log still queued is written, CGI scripts are
+ * ended) that death by the signal itself would skip.
+ */
+export function forceExit(signal: NodeJS.Signals): never {
+  process.exit(128 + (osConstants.signals[signal] ?? 0));
+}
+
+/** Resolves with the first SIGINT or SIGTERM (and stops listening for them). */
 function nextSignal(): Promise<"SIGINT" | "SIGTERM"> {
   return new Promise((resolve) => {
     const onInt = () => done("SIGINT");

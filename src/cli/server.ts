@@ -94,6 +94,9 @@ export function chooseServer(command: CommandLine, options: ChooseOptions = {}):
   const withDirectory = <S extends DualStackServer>(server: S): S => {
     server.directory = command.directory;
     server.shared_listen = options.shared_listen ?? false;
+    // Read when connections come and at shutdown, so setting them on the new server is enough.
+    if (command.max_connections !== undefined) server.max_connections = command.max_connections;
+    if (command.shutdown_grace !== undefined) server.shutdown_grace = command.shutdown_grace;
     return server;
   };
   if (!command.tls_cert) {
@@ -123,7 +126,8 @@ type CommandLineHandler = typeof SimpleHTTPRequestHandler & DirectoryHandlerClas
 /**
  * A new subclass of `CGIHTTPRequestHandler` (`--cgi`) or `SimpleHTTPRequestHandler`, with the
  * options of the command line set as its class attributes (`etag`, `cors`, `extra_headers`,
- * `cache_control`, `compress`, `precompressed`, `spa`; `serve()` sets `protocol_version`), with
+ * `cache_control`, `compress`, `precompressed`, `spa`, and when given `header_timeout`,
+ * `keepalive_timeout`, `write_timeout`, `follow_symlinks`; `serve()` sets `protocol_version`), with
  * no request log for `--quiet`, and live reload for `--watch`. A class per run: programs that
  * import the library and run the command line keep their classes as they were.
  */
@@ -146,6 +150,11 @@ export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub 
   Handler.compress = command.compress;
   Handler.precompressed = command.precompressed;
   Handler.spa = command.spa;
+  // The reliability flags, when given; otherwise the library's defaults stay.
+  if (command.header_timeout !== undefined) Handler.header_timeout = command.header_timeout;
+  if (command.keepalive_timeout !== undefined) Handler.keepalive_timeout = command.keepalive_timeout;
+  if (command.write_timeout !== undefined) Handler.write_timeout = command.write_timeout;
+  if (command.follow_symlinks !== undefined) Handler.follow_symlinks = command.follow_symlinks;
   return Handler as unknown as CommandLineHandler;
 }
 

@@ -4,27 +4,47 @@
  * prints the banner once all listen, opens the browser for `--open`, replaces a worker that dies,
  * and on Ctrl-C or SIGTERM stops them all and exits 0 (Python's message once, for Ctrl-C).
  *
+ * Stopping is graceful: the primary tells each worker to stop (a message, not a signal), and each
+ * closes as the single process does (`closeGracefully`), its requests in flight given up to
+ * `--shutdown-grace` seconds. A Ctrl-C in a terminal reaches the workers too (they share the
+ * primary's process group), so a worker counts the primary's message and one signal as the same
+ * request to stop; a second Ctrl-C ends every process at once.
+ *
  * Each worker re-reads the same command line. Its request log goes straight to the shared stderr,
  * one write per line; what would be said once (the banner, a startup error, Python's
  * `DeprecationWarning` for `--cgi`) goes to the primary, which says it.
  */
 import cluster, { type Worker } from "node:cluster";
 import { PROG, type CommandLine } from "./options.js";
-import { StartupError, bannerText, bindHosts, checkDirectory, listen, serveUntilSignal } from "./serve.js";
-import { chooseServer } from "./server.js";
+import {
+  StartupError,
+  bannerText,
+  bindHosts,
+  checkDirectory,
+  closeGracefully,
+  forceExit,
+  listen,
+  serveUntilSignal,
+} from "./serve.js";
+import { HTTPDualStackServer, chooseServer } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
 import type { Address } from "../socketserver/address.js";
 
 /** Set in a worker's environment by the primary, so that only its workers run as workers. */
 const WORKER_ENV = "SIMPLEHTTP_WORKER";
-/** How long a worker has to exit after SIGTERM before it is killed. */
-const STOP_GRACE_MS = 5000;
+/** How long a worker has, beyond its `shutdown_grace`, to exit once told to stop before it is killed. */
+const STOP_SLACK_MS = 5000;
+/** After a second Ctrl-C kills the workers, how long the primary waits to see them gone. */
+const KILL_WAIT_MS = 2000;
 
 /** What a worker tells the primary. */
 type WorkerMessage =
   | { simplehttp: "listening"; scheme: "HTTP" | "HTTPS"; address: Address }
   | { simplehttp: "error"; message: string }
   | { simplehttp: "warning"; text: string };
+
+/** What the primary tells a worker: stop, gracefully. */
+type PrimaryMessage = { simplehttp: "stop" };
 
 /** True in a process forked by `runPrimary`. */
 export function isWorkerProcess(): boolean {
@@ -51,14 +71,25 @@ export async function runWorker(command: CommandLine): Promise<number> {
     await tell({ simplehttp: "error", message: error.message });
     return 1;
   }
+  // Told to stop by the primary, or orphaned by its going away. Listening for it before saying
+  // "listening" means the primary's message cannot come too early (it stops a worker that has
+  // not said so yet with a signal).
+  const stop = new Promise<void>((resolve) => {
+    process.once("disconnect", resolve);
+    process.on("message", (message: PrimaryMessage) => {
+      if (message?.simplehttp === "stop") resolve();
+    });
+  });
+  let signal: "SIGINT" | "SIGTERM" | null = null;
   try {
     await tell({ simplehttp: "listening", scheme: choice.scheme, address: httpd.server_address });
     choice.livereload?.start();
-    const orphaned = new Promise<void>((resolve) => process.once("disconnect", resolve));
-    await serveUntilSignal(httpd, orphaned);
+    signal = await serveUntilSignal(httpd, stop);
   } finally {
     choice.livereload?.close();
-    await httpd.server_close();
+    // Stopped by a signal: the next one forces the exit. Stopped by the primary: the terminal's
+    // Ctrl-C that made the primary say so may still be on its way here; the one after forces it.
+    await closeGracefully(httpd, signal === null ? 2 : 1);
   }
   return 0;
 }
@@ -91,7 +122,7 @@ export async function runPrimary(command: CommandLine): Promise<number> {
     const signal = await Promise.race([primary.signal(), primary.failed]);
     if (signal === "SIGINT") process.stdout.write("\nKeyboard interrupt received, exiting.\n");
   } finally {
-    await primary.stop();
+    await primary.stop(command.shutdown_grace ?? HTTPDualStackServer.shutdown_grace);
   }
   return 0;
 }
@@ -177,30 +208,63 @@ class Primary {
     });
   }
 
-  /** Stops every worker (SIGTERM, then SIGKILL after `STOP_GRACE_MS`) and waits for them to exit. */
-  async stop(): Promise<void> {
+  /**
+   * Tells every worker to stop and waits for them to exit: each has its `grace` seconds for the
+   * requests in flight, then `STOP_SLACK_MS` more before it is killed. A second SIGINT or SIGTERM
+   * meanwhile kills them all and exits at once (`forceExit`).
+   */
+  async stop(grace: number): Promise<void> {
     this.stopping = true;
-    // A second Ctrl-C while the workers stop must not print anything or kill the primary early.
-    const ignore = () => {};
-    process.on("SIGINT", ignore);
-    process.on("SIGTERM", ignore);
+    const workers = [...this.workers];
+    const limitMs = grace * 1000 + STOP_SLACK_MS;
+    const exited = Promise.all(workers.map((worker) => stopWorker(worker, this.listening.has(worker), limitMs)));
+    const onSignal = (signal: NodeJS.Signals) => {
+      for (const worker of workers) worker.process.kill("SIGKILL");
+      // Wait (briefly) to see them gone, so that none outlives the primary.
+      void settleWithin(exited, KILL_WAIT_MS).then(() => forceExit(signal));
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     try {
-      await Promise.all([...this.workers].map((worker) => stopWorker(worker)));
+      await exited;
     } finally {
-      process.off("SIGINT", ignore);
-      process.off("SIGTERM", ignore);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
     }
   }
 }
 
-function stopWorker(worker: Worker): Promise<void> {
+/**
+ * Tells `worker` to stop — by a message once it has said it listens (it then hears it), else by
+ * SIGTERM (it is still starting: nothing is in flight) — and kills it after `limitMs`; resolves
+ * once it has exited.
+ */
+function stopWorker(worker: Worker, listening: boolean, limitMs: number): Promise<void> {
   return new Promise((resolve) => {
     if (worker.process.exitCode !== null || worker.process.signalCode !== null) return resolve();
-    const timer = setTimeout(() => worker.process.kill("SIGKILL"), STOP_GRACE_MS);
+    const timer = setTimeout(() => worker.process.kill("SIGKILL"), limitMs);
     worker.once("exit", () => {
       clearTimeout(timer);
       resolve();
     });
-    worker.process.kill("SIGTERM");
+    const stop: PrimaryMessage = { simplehttp: "stop" };
+    const terminate = () => worker.process.kill("SIGTERM");
+    if (!listening || !worker.isConnected()) return terminate();
+    try {
+      worker.send(stop, undefined, (error) => error && terminate());
+    } catch {
+      terminate();
+    }
+  });
+}
+
+/** Resolves when `promise` settles or after `ms` milliseconds, whichever comes first. */
+function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void promise.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 }
