@@ -112,6 +112,24 @@ test("graceful_close() with nothing open resolves at once and leaves the port fr
   assert.equal(await refused(port), true);
 });
 
+test("graceful_close() does not wait for a client that keeps its end of an answered connection open", async () => {
+  const { server, loop, port } = await start();
+  // An HTTP/1.0 request: answered, then our side ends; the client never closes its side.
+  const lingering = connect(port, "127.0.0.1");
+  lingering.on("error", () => {});
+  let reply = "";
+  lingering.on("data", (chunk) => (reply += chunk));
+  lingering.write("GET /quick HTTP/1.0\r\n\r\n");
+  assert.ok(await waitFor(() => reply.endsWith("done")), "the reply arrived");
+  const started = Date.now();
+  await server.graceful_close();
+  await loop;
+  const seconds = (Date.now() - started) / 1000;
+  lingering.destroy();
+  assert.ok(seconds < 1, `graceful_close took ${seconds} s`);
+  assert.equal(server._connections.size, 0);
+});
+
 test("a pipelined keep-alive client gets the reply in flight; what it queued behind is not started", async () => {
   const { server, loop, port } = await start();
   Slow.entered = 0;

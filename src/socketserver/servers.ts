@@ -63,6 +63,8 @@ export abstract class BaseServer {
   _closed = false;
   /** Every accepted connection not yet closed: handled, waiting, in a TLS handshake, or closing. */
   readonly _connections = new Set<Socket>();
+  /** Connections already answered and ended, reading until the peer closes (`close_request`). */
+  readonly _lingering = new Set<Socket>();
   /** The deadlines of handlers, handshakes and closing connections, checked by one timer. */
   readonly _sweeper = new DeadlineSweeper();
   /** Called when the last connection and handler are gone (`graceful_close()` waits on it). */
@@ -194,7 +196,11 @@ export abstract class BaseServer {
    */
   close_request(request: Socket): void {
     if (request.destroyed) return;
+    // Closing down: no lingering, the socket goes as soon as what was written has left.
+    if (this._closed) return closeWhenFlushed(request);
     request.resume();
+    this._lingering.add(request);
+    request.once("close", () => this._lingering.delete(request));
     new Lingering(request, this._sweeper);
   }
 
@@ -228,6 +234,8 @@ export abstract class BaseServer {
     const deadline = Date.now() + Math.max(0, grace) * 1000;
     const stopped = this.shutdown();
     const closed = this.server_close();
+    // Answered connections need not wait for their peers to close: the process is leaving.
+    for (const socket of this._lingering) closeWhenFlushed(socket);
     await this._idleBy(deadline);
     if (!this._isIdle()) {
       this._destroyConnections();
@@ -497,6 +505,12 @@ function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Destroys a socket once everything written to it (up to its end) has been handed to the kernel. */
+function closeWhenFlushed(socket: Socket): void {
+  if (!socket.writableEnded || socket.writableFinished) socket.destroy();
+  else socket.once("finish", () => socket.destroy());
 }
 
 type ServerConstructor = abstract new (...args: any[]) => BaseServer;
