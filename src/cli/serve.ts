@@ -164,7 +164,7 @@ export function forceExit(signal: NodeJS.Signals): never {
 }
 
 /** Resolves with the first SIGINT or SIGTERM (and stops listening for them). */
-function nextSignal(): Promise<"SIGINT" | "SIGTERM"> {
+export function nextSignal(): Promise<"SIGINT" | "SIGTERM"> {
   return new Promise((resolve) => {
     const onInt = () => done("SIGINT");
     const onTerm = () => done("SIGTERM");

@@ -24,6 +24,7 @@ import {
   closeGracefully,
   forceExit,
   listen,
+  nextSignal,
   serveUntilSignal,
 } from "./serve.js";
 import { HTTPDualStackServer, chooseServer } from "./server.js";
@@ -119,7 +120,7 @@ export async function runPrimary(command: CommandLine): Promise<number> {
     const { scheme, address } = await primary.start();
     process.stdout.write(bannerText(scheme, address));
     if (command.open) openBrowser(browserUrl(scheme, address));
-    const signal = await Promise.race([primary.signal(), primary.failed]);
+    const signal = await Promise.race([nextSignal(), primary.failed]);
     if (signal === "SIGINT") process.stdout.write("\nKeyboard interrupt received, exiting.\n");
   } finally {
     await primary.stop(command.shutdown_grace ?? HTTPDualStackServer.shutdown_grace);
@@ -190,21 +191,6 @@ class Primary {
         () => {},
         (message) => this.fail(new StartupError(message)),
       );
-    });
-  }
-
-  /** Resolves with the first SIGINT or SIGTERM. */
-  signal(): Promise<"SIGINT" | "SIGTERM"> {
-    return new Promise((resolve) => {
-      const onInt = () => done("SIGINT");
-      const onTerm = () => done("SIGTERM");
-      const done = (signal: "SIGINT" | "SIGTERM") => {
-        process.off("SIGINT", onInt);
-        process.off("SIGTERM", onTerm);
-        resolve(signal);
-      };
-      process.on("SIGINT", onInt);
-      process.on("SIGTERM", onTerm);
     });
   }
 

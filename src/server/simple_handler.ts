@@ -61,6 +61,21 @@ export interface Writable {
 }
 
 /**
+ * Bytes in chunks larger than `COPY_BUFSIZE` that copies have read and their sockets not yet
+ * taken, across all connections. A client that stops reading keeps its last chunk, so the large
+ * ones share a budget: past it, copies go on in `COPY_BUFSIZE` chunks.
+ */
+let largeChunkBytes = 0;
+const LARGE_CHUNK_BUDGET = 8 * 1024 * 1024;
+
+/** `size` if it is a large chunk the budget allows (and counts it), else 0. */
+function borrowLargeChunk(size: number): number {
+  if (size <= COPY_BUFSIZE || largeChunkBytes + size > LARGE_CHUNK_BUDGET) return 0;
+  largeChunkBytes += size;
+  return size;
+}
+
+/**
  * Each file read costs a trip through libuv's thread pool, so a client that keeps up gets larger
  * chunks (doubling up to `MAX_COPY_CHUNK`); one that makes us wait for a drain goes back to
  * `COPY_BUFSIZE`, so a stalled client holds at most one small chunk.
@@ -606,10 +621,15 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   async copyfile(source: FileLike, outputfile: Writable): Promise<void> {
     let size = COPY_BUFSIZE;
     for (;;) {
-      const chunk = await source.read(size);
-      if (chunk.length === 0) return;
-      await outputfile.write(chunk);
-      size = nextChunkSize(size, outputfile);
+      const large = borrowLargeChunk(size);
+      try {
+        const chunk = await source.read(large || COPY_BUFSIZE);
+        if (chunk.length === 0) return;
+        await outputfile.write(chunk);
+      } finally {
+        largeChunkBytes -= large;
+      }
+      size = nextChunkSize(large || COPY_BUFSIZE, outputfile);
     }
   }
 
