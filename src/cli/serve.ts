@@ -109,10 +109,12 @@ export async function serve(options: ServeOptions): Promise<number> {
   const { choice } = options;
   const httpd = await listen(options);
   try {
+    // Listening for Ctrl-C before the banner: whoever reads the banner may interrupt at once.
+    const signalled = nextSignal();
     process.stdout.write(bannerText(choice.scheme, httpd.server_address));
     choice.livereload?.start();
     if (options.open) openBrowser(browserUrl(choice.scheme, httpd.server_address));
-    const signal = await serveUntilSignal(httpd);
+    const signal = await serveUntilSignal(httpd, undefined, signalled);
     if (signal === "SIGINT") process.stdout.write("\nKeyboard interrupt received, exiting.\n");
   } finally {
     choice.livereload?.close();
@@ -128,9 +130,10 @@ export async function serve(options: ServeOptions): Promise<number> {
 export async function serveUntilSignal(
   httpd: HTTPDualStackServer,
   stop: Promise<void> = new Promise(() => {}),
+  signalled: Promise<"SIGINT" | "SIGTERM"> = nextSignal(),
 ): Promise<"SIGINT" | "SIGTERM" | null> {
   const serving = httpd.serve_forever();
-  return Promise.race([nextSignal(), serving.then(() => null), stop.then(() => null)]);
+  return Promise.race([signalled, serving.then(() => null), stop.then(() => null)]);
 }
 
 /**

@@ -83,9 +83,10 @@ export async function runWorker(command: CommandLine): Promise<number> {
   });
   let signal: "SIGINT" | "SIGTERM" | null = null;
   try {
+    const signalled = nextSignal(); // before the primary prints the banner
     await tell({ simplehttp: "listening", scheme: choice.scheme, address: httpd.server_address });
     choice.livereload?.start();
-    signal = await serveUntilSignal(httpd, stop);
+    signal = await serveUntilSignal(httpd, stop, signalled);
   } finally {
     choice.livereload?.close();
     // Stopped by a signal: the next one forces the exit. Stopped by the primary: the terminal's
@@ -118,9 +119,10 @@ export async function runPrimary(command: CommandLine): Promise<number> {
   const primary = new Primary(command);
   try {
     const { scheme, address } = await primary.start();
+    const signalled = nextSignal(); // before the banner: whoever reads it may interrupt at once
     process.stdout.write(bannerText(scheme, address));
     if (command.open) openBrowser(browserUrl(scheme, address));
-    const signal = await Promise.race([nextSignal(), primary.failed]);
+    const signal = await Promise.race([signalled, primary.failed]);
     if (signal === "SIGINT") process.stdout.write("\nKeyboard interrupt received, exiting.\n");
   } finally {
     await primary.stop(command.shutdown_grace ?? HTTPDualStackServer.shutdown_grace);
