@@ -30,6 +30,7 @@ import {
 import { HTTPDualStackServer, chooseServer } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
 import type { Address } from "../socketserver/address.js";
+import { settleWithin } from "../socketserver/servers.js";
 
 /** Set in a worker's environment by the primary, so that only its workers run as workers. */
 const WORKER_ENV = "SIMPLEHTTP_WORKER";
@@ -243,16 +244,5 @@ function stopWorker(worker: Worker, listening: boolean, limitMs: number): Promis
     } catch {
       terminate();
     }
-  });
-}
-
-/** Resolves when `promise` settles or after `ms` milliseconds, whichever comes first. */
-function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void promise.finally(() => {
-      clearTimeout(timer);
-      resolve();
-    });
   });
 }

@@ -497,7 +497,7 @@ export class TCPServer extends BaseServer {
 function ignore(): void {}
 
 /** Resolves when `promise` settles or after `ms` milliseconds, whichever comes first. */
-function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+export function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
     void promise.finally(() => {
