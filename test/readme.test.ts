@@ -11,11 +11,11 @@ import { sleep } from "./helpers.js";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const workDir = join(root, "dist", "readme-check");
 
-/** The first fenced block of `language` in a Markdown file. */
-function firstBlock(markdown: string, language: string): string {
-  const match = markdown.match(new RegExp("```" + language + "\\n([\\s\\S]*?)```"));
-  assert.ok(match, `a ${language} block`);
-  return match[1]!;
+/** The `index`-th fenced block of `language` in a Markdown file. */
+function firstBlock(markdown: string, language: string, index = 0): string {
+  const blocks = [...markdown.matchAll(new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g"))];
+  assert.ok(blocks[index], `${language} block number ${index + 1}`);
+  return blocks[index]![1]!;
 }
 
 /** Compiles one TypeScript file as a user would (tsc, NodeNext, ES2022) and returns the .js path. */
@@ -78,6 +78,18 @@ test("the README's first handler compiles with tsc and serves as printed", async
   assert.match(reply, /^HTTP\/1\.0 200 OK\r\nServer: BaseHTTP\/0\.6 Node\.js\/[\d.]+\r\nDate: .+ GMT\r\n/);
   assert.ok(reply.endsWith("Content-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n\r\nHello from /x\n"));
   assert.match(stderr, /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4} \d\d:\d\d:\d\d\] "GET \/x HTTP\/1\.1" 200 -\n$/);
+});
+
+test("the README's SimpleHTTPRequestHandler port serves as printed", async (t) => {
+  if (!(await portIsFree(8000))) return t.skip("port 8000 is in use, and the example binds it as printed");
+  const script = compile("readme_simple", firstBlock(readFileSync(join(root, "README.md"), "utf8"), "ts", 1));
+  mkdirSync(join(workDir, "public", "sub"), { recursive: true });
+  writeFileSync(join(workDir, "public", "app.log"), "started\n");
+  const log = await runExample(script, "GET /app.log HTTP/1.0\r\n\r\n");
+  assert.match(log.reply, /^HTTP\/1\.0 200 OK\r\n/);
+  assert.match(log.reply, /\r\nContent-type: text\/plain\r\nContent-Length: 8\r\nLast-Modified: [^\r]+\r\nCache-Control: no-store\r\n\r\nstarted\n$/);
+  const listing = await runExample(script, "GET /sub/ HTTP/1.0\r\n\r\n");
+  assert.match(listing.reply, /^HTTP\/1\.0 403 Listing forbidden\r\n/);
 });
 
 test("the PORTING.md echo handler compiles with tsc and echoes a POST body", async (t) => {
