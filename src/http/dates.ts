@@ -3,6 +3,7 @@
  * (`email.utils.formatdate(ts, usegmt=True)`) and local time for log lines.
  * Both are cached per second: a busy server formats each at most once a second.
  */
+import { splitWhitespace } from "../py/text.js";
 
 export const WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] as const;
 export const MONTH_NAMES = [null, "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const;
@@ -80,11 +81,6 @@ function isDigitChar(c: string | undefined): boolean {
   return c !== undefined && ((c >= "0" && c <= "9") || c === "\u00b9" || c === "\u00b2" || c === "\u00b3");
 }
 
-/** Python's `str.split()` (whitespace runs; Latin-1 text). */
-function splitWords(text: string): string[] {
-  return text.split(/[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0]+/).filter(Boolean);
-}
-
 /**
  * `email._parseaddr._parsedate_tz`: reads RFC 5322 / RFC 1123 (`Sun, 06 Nov 1994 08:49:37 GMT`),
  * RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`) dates, and
@@ -93,7 +89,7 @@ function splitWords(text: string): string[] {
  */
 export function parsedate_tz(data: string): ParsedDate | null {
   if (!data) return null;
-  let words = splitWords(data);
+  let words = splitWhitespace(data);
   if (words.length === 0) return null;
   // The day name, with or without its comma, carries nothing.
   if (words[0]!.endsWith(",") || DAYS_LOWER.includes(words[0]!.toLowerCase())) {

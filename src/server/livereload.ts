@@ -18,7 +18,7 @@ import type { FileLike } from "../py/io.js";
 import { BytesIO } from "../py/io.js";
 import { urlsplit } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
-import type { SimpleHTTPRequestHandler, SimpleHTTPRequestHandlerOptions } from "./simple_handler.js";
+import type { SimpleHandlerConstructor, SimpleHTTPRequestHandler, SimpleHTTPRequestHandlerOptions } from "./simple_handler.js";
 
 /** The reserved path of the event stream; under `--watch` a file of that name cannot be served. */
 export const LIVERELOAD_PATH = "/__simplehttp/livereload";
@@ -205,13 +205,6 @@ class AppendedScript implements FileLike {
     return this.body.close();
   }
 }
-
-type SimpleHandlerConstructor = new (
-  request: Socket,
-  client_address: Address,
-  server: any,
-  options?: SimpleHTTPRequestHandlerOptions,
-) => SimpleHTTPRequestHandler<any>;
 
 /**
  * A subclass of `Base` (`SimpleHTTPRequestHandler` or a subclass) with live reload from `hub`:

@@ -270,7 +270,7 @@ const LISTING_STYLE = '<style type="text/css">\n:root {\ncolor-scheme: light dar
 type SimpleHandlerClass = typeof SimpleHTTPRequestHandler;
 
 /** A `SimpleHTTPRequestHandler` class or subclass, as a server constructs it. */
-type SimpleHandlerConstructor = new (
+export type SimpleHandlerConstructor = new (
   request: Socket,
   client_address: Address,
   server: any,
