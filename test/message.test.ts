@@ -9,6 +9,7 @@ import {
   MAXLINE,
   parse_headers,
   parseHeaderLines,
+  parseHeadersSoon,
   type LineSource,
 } from "../src/http/message.js";
 import { SocketReader } from "../src/socketserver/reader.js";
@@ -133,6 +134,24 @@ test("parse_headers reads up to the blank line and leaves the body unread", asyn
   const m = await parse_headers(reader);
   assert.equal(m.get("A"), "1");
   assert.equal((await reader.read()).toString(), "BODY");
+});
+
+test("parseHeadersSoon returns the message itself when the block is buffered, else a Promise", async () => {
+  const stream = new PassThrough();
+  const reader = new SocketReader(stream);
+  stream.write(Buffer.from("Host: a\r\nX-A: 1\r\n\r\n"));
+  await new Promise((resolve) => setImmediate(resolve));
+  const now = parseHeadersSoon(reader);
+  assert.ok(!(now instanceof Promise));
+  assert.equal(now.get("x-a"), "1");
+  stream.write(Buffer.from("Host: b\r\nX-B"));
+  await new Promise((resolve) => setImmediate(resolve));
+  const later = parseHeadersSoon(reader);
+  assert.ok(later instanceof Promise, "the block is cut short: the rest is awaited");
+  stream.end(Buffer.from(": 2\r\n\r\n"));
+  const message = await later;
+  assert.equal(message.get("host"), "b");
+  assert.equal(message.get("x-b"), "2");
 });
 
 test("parse_headers works with a line source that only has readline()", async () => {

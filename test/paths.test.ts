@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as posixpath from "../src/py/posixpath.js";
 import { SimpleHTTPRequestHandler, translatePath } from "../src/server/simple_handler.js";
 import { isWithin, resolvesOutside } from "../src/server/paths.js";
 import { exchange, serve, splitReply, type Running } from "./helpers.js";
@@ -157,6 +158,18 @@ test("translate_path: every traversal spelling maps to a name under the director
     assert.ok(!result.slice(dir.length).split("/").includes(".."), `${path} → ${result}`);
   }
   assert.equal(translatePath("/..%5c..%5cetc%5cpasswd", dir), "/srv/www/..\\..\\etc\\passwd", "a backslash is a name's character on POSIX");
+});
+
+test("translate_path: remembered results stay per directory and survive the memo being cleared", () => {
+  const fresh = (path: string, directory: string) => translatePath(path, directory, { dirname: posixpath.dirname, join: posixpath.join }); // not memoised
+  for (let i = 0; i < 3000; i++) {
+    const path = `/d${i % 1500}/%41b?q=${i}#f`;
+    for (const dir of ["/srv/a", "/srv/b"]) assert.equal(translatePath(path, dir), fresh(path, dir), `${path} in ${dir}`);
+  }
+  assert.equal(translatePath("/x/", "/srv/a"), "/srv/a/x/");
+  assert.equal(translatePath("/x/", "/srv/b"), "/srv/b/x/");
+  const long = "/" + "n".repeat(300) + "/../y";
+  assert.equal(translatePath(long, "/srv/a"), "/srv/a/y", "a long path is translated without being remembered");
 });
 
 test("isWithin compares whole path components", () => {

@@ -12,6 +12,20 @@ const pad2 = (n: number) => (n < 10 ? "0" : "") + n;
 
 /** `email.utils.formatdate(timestamp, usegmt=True)`: `Sun, 06 Nov 1994 08:49:37 GMT`. */
 export function formatHttpDate(timestamp: number): string {
+  const second = Math.floor(timestamp);
+  let text = httpDates.get(second);
+  if (text === undefined) {
+    if (httpDates.size >= 1024) httpDates.clear();
+    text = formatHttpDateUncached(second);
+    httpDates.set(second, text);
+  }
+  return text;
+}
+
+/** `Last-Modified` dates of the files served: the same few seconds, formatted once each. */
+const httpDates = new Map<number, string>();
+
+function formatHttpDateUncached(timestamp: number): string {
   const d = new Date(Math.floor(timestamp) * 1000);
   const weekday = WEEKDAY_NAMES[(d.getUTCDay() + 6) % 7];
   const year = String(d.getUTCFullYear()).padStart(4, "0");

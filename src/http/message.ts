@@ -142,19 +142,37 @@ export async function parse_headers<M extends HTTPMessage = HTTPMessage>(
   fp: LineSource,
   _class?: MessageFactory<M>,
 ): Promise<M> {
-  const lines = await readHeaderLines(fp);
-  return parseHeaderLines(lines, (_class ?? HTTPMessage) as MessageFactory<M>);
+  return parseHeadersSoon(fp, _class);
 }
 
-async function readHeaderLines(fp: LineSource): Promise<string[]> {
+/**
+ * `parse_headers`, returning the message itself (no Promise to await) when the whole header
+ * block is already buffered, as it is for nearly every request.
+ */
+export function parseHeadersSoon<M extends HTTPMessage = HTTPMessage>(fp: LineSource, _class?: MessageFactory<M>): M | Promise<M> {
+  const factory = (_class ?? HTTPMessage) as MessageFactory<M>;
   const lines: string[] = [];
   for (;;) {
-    const line = fp.readlineIfBuffered?.(MAXLINE + 1) ?? (await fp.readline(MAXLINE + 1));
-    if (line.length > MAXLINE) throw new LineTooLong("header line");
-    lines.push(line.toString("latin1"));
-    if (lines.length > MAXHEADERS) throw new HTTPException(`got more than ${MAXHEADERS} headers`);
-    if (isBlankOrEnd(line)) return lines;
+    const line = fp.readlineIfBuffered?.(MAXLINE + 1);
+    if (!line) return readHeaderLines(fp, lines).then(() => parseHeaderLines(lines, factory));
+    if (addHeaderLine(lines, line)) return parseHeaderLines(lines, factory);
   }
+}
+
+/** Reads the rest of the header lines into `lines`, waiting for them as they come. */
+async function readHeaderLines(fp: LineSource, lines: string[]): Promise<void> {
+  for (;;) {
+    const line = fp.readlineIfBuffered?.(MAXLINE + 1) ?? (await fp.readline(MAXLINE + 1));
+    if (addHeaderLine(lines, line)) return;
+  }
+}
+
+/** Adds one raw line; true once it ends the block. Throws on a line too long or too many lines. */
+function addHeaderLine(lines: string[], line: Buffer): boolean {
+  if (line.length > MAXLINE) throw new LineTooLong("header line");
+  lines.push(line.toString("latin1"));
+  if (lines.length > MAXHEADERS) throw new HTTPException(`got more than ${MAXHEADERS} headers`);
+  return isBlankOrEnd(line);
 }
 
 function isBlankOrEnd(line: Buffer): boolean {

@@ -61,6 +61,11 @@ export class BytesIO implements FileLike {
   }
 
   async read(n = -1): Promise<Buffer> {
+    return this.readRest(n);
+  }
+
+  /** `read(n)` without the Promise: the bytes are already here. */
+  readRest(n = -1): Buffer {
     const end = n < 0 ? this.data.length : Math.min(this.data.length, this.position + n);
     const chunk = this.data.subarray(this.position, end);
     this.position = end;

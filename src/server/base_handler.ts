@@ -20,7 +20,7 @@ import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { SocketTimeoutError } from "../socketserver/reader.js";
 import { ConnectionClosedError } from "../socketserver/writer.js";
-import { HTTPMessage, HTTPException, LineTooLong, parse_headers, type MessageFactory } from "../http/message.js";
+import { HTTPMessage, HTTPException, LineTooLong, parseHeadersSoon, type MessageFactory } from "../http/message.js";
 import { FramingError, NO_BODY, requestFraming } from "../http/framing.js";
 import { ChunkedEncodingError } from "../http/chunked.js";
 import { RequestBody } from "./request_body.js";
@@ -220,13 +220,13 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       const parsed = await this.parse_request();
       this.disarm();
       if (!parsed) return;
-      const method = (this as unknown as Record<string, unknown>)["do_" + this.command];
+      const method = (this as unknown as Record<string, unknown>)[methodName(this.command!)];
       if (typeof method !== "function") {
         this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
         return;
       }
       await method.call(this);
-      await this.wfile.flush();
+      if (this.wfile.needsDrain || this.wfile.broken) await this.wfile.flush();
       if (this.body && !this.close_connection) await this.skipUnreadBody(this.body);
     } catch (error) {
       if (!this.handleConnectionError(error)) throw error;
@@ -394,7 +394,8 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       return true;
     }
     try {
-      this.headers = await parse_headers(this.rfile, this.MessageClass);
+      const headers = parseHeadersSoon(this.rfile, this.MessageClass);
+      this.headers = headers instanceof Promise ? await headers : headers;
     } catch (error) {
       if (error instanceof LineTooLong) {
         this.send_error(431, "Line too long", error.message);
@@ -500,7 +501,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
    */
   send_header(keyword: string, value: string | number): void {
     if (this.request_version !== "HTTP/0.9") {
-      this._headers_buffer.push(latin1(`${keyword}: ${value}\r\n`));
+      this._headers_buffer.push(headerLine(keyword, value));
     }
     if (keyword.toLowerCase() === "connection") {
       const lower = String(value).toLowerCase();
@@ -570,10 +571,30 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
 }
 
 const EMPTY = Buffer.alloc(0);
+const HTTP_11: [number, number] = [1, 1];
+const HTTP_10: [number, number] = [1, 0];
+
+/** `"do_" + command`, kept for the commands seen (a bounded few): no new string per request. */
+const methodNames = new Map<string, string>();
+
+function methodName(command: string): string {
+  let name = methodNames.get(command);
+  if (name === undefined) {
+    name = "do_" + command;
+    if (command.length <= 32 && methodNames.size < 64) methodNames.set(command, name);
+  }
+  return name;
+}
 
 /** `30 seconds`, `1 second`, `0.5 seconds`. */
 function seconds(value: number): string {
   return value === 1 ? "1 second" : `${value} seconds`;
+}
+
+/** `Name: value\r\n`, checked as Latin-1 by its parts (testing the joined line would copy it). */
+function headerLine(keyword: string, value: string | number): string {
+  if (typeof value === "number" ? isLatin1(keyword) : isLatin1(keyword) && isLatin1(value)) return `${keyword}: ${value}\r\n`;
+  return latin1(`${keyword}: ${value}\r\n`);
 }
 
 /** Python encodes header lines as Latin-1, strictly: other characters raise. */
@@ -589,6 +610,8 @@ function latin1(line: string): string {
  * (`str.isdigit` admits superscripts, which `int()` then refuses: both mean 400).
  */
 function parseVersion(version: string): [number, number] | null {
+  if (version === "HTTP/1.1") return HTTP_11;
+  if (version === "HTTP/1.0") return HTTP_10;
   if (!version.startsWith("HTTP/")) return null;
   const parts = version.slice(5).split(".");
   if (parts.length !== 2) return null;

@@ -11,6 +11,8 @@ import { closeSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
 export interface CachedFile {
   stats: Stats;
   data: Buffer;
+  /** When it was last served (the cache's clock): the least recent go first. */
+  used: number;
 }
 
 /** The same file, unchanged, if every field a change would touch is equal. */
@@ -21,6 +23,7 @@ function unchanged(a: Stats, b: Stats): boolean {
 export class SmallFileCache {
   private readonly entries = new Map<string, CachedFile>();
   private bytes = 0;
+  private clock = 0;
 
   /**
    * @param maxFileSize the largest file kept (bytes)
@@ -35,12 +38,12 @@ export class SmallFileCache {
   get(path: string, stats: Stats): CachedFile | null {
     const entry = this.entries.get(path);
     if (!entry) return null;
-    this.entries.delete(path);
     if (!unchanged(entry.stats, stats)) {
+      this.entries.delete(path);
       this.bytes -= entry.data.length;
       return null;
     }
-    this.entries.set(path, entry); // most recently used last
+    entry.used = ++this.clock;
     return entry;
   }
 
@@ -61,7 +64,7 @@ export class SmallFileCache {
         if (n === 0) break;
         filled += n;
       }
-      const entry = { stats, data: filled === data.length ? data : data.subarray(0, filled) };
+      const entry = { stats, data: filled === data.length ? data : data.subarray(0, filled), used: ++this.clock };
       this.store(path, entry);
       return entry;
     } finally {
@@ -75,13 +78,19 @@ export class SmallFileCache {
       this.entries.delete(path);
       this.bytes -= old.data.length;
     }
-    for (const [key, oldest] of this.entries) {
-      if (this.bytes + entry.data.length <= this.maxBytes) break;
+    if (this.bytes + entry.data.length > this.maxBytes) this.evictFor(entry.data.length);
+    this.entries.set(path, entry);
+    this.bytes += entry.data.length;
+  }
+
+  /** Drops the least recently served files until `size` more bytes fit (rare: no order kept per hit). */
+  private evictFor(size: number): void {
+    const byAge = [...this.entries].sort((a, b) => a[1].used - b[1].used);
+    for (const [key, oldest] of byAge) {
+      if (this.bytes + size <= this.maxBytes) break;
       this.entries.delete(key);
       this.bytes -= oldest.data.length;
     }
-    this.entries.set(path, entry);
-    this.bytes += entry.data.length;
   }
 
   /** Bytes held. */

@@ -113,6 +113,27 @@ export interface PathFlavour {
  * 6. restore the trailing slash.
  */
 export function translatePath(path: string, directory: string, flavour: PathFlavour = posixpath): string {
+  if (flavour !== posixpath || path.length > MEMO_MAX_PATH) return translateUncached(path, directory, flavour);
+  const key = directory + "\0" + path; // a request path cannot hold a NUL byte unescaped
+  let result = translated.get(key);
+  if (result === undefined) {
+    if (translated.size >= MEMO_ENTRIES) translated.clear();
+    result = translateUncached(path, directory, flavour);
+    translated.set(key, result);
+  }
+  return result;
+}
+
+/**
+ * `translatePath` is a pure function of its arguments, and a server sees the same few paths over
+ * and over: results are remembered, for short paths only, and all forgotten past `MEMO_ENTRIES`
+ * (so a client requesting ever new paths costs a bounded few hundred KiB).
+ */
+const translated = new Map<string, string>();
+const MEMO_ENTRIES = 1024;
+const MEMO_MAX_PATH = 256;
+
+function translateUncached(path: string, directory: string, flavour: PathFlavour): string {
   path = path.split("#", 1)[0]!.split("?", 1)[0]!;
   path = unquoteWithFallback(path);
   const trailingSlash = path.endsWith("/");
@@ -412,7 +433,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       try {
         await this.copyfile(f, this.wfile);
       } finally {
-        await f.close();
+        const closing = f.close(); // a file in memory closes at once: nothing to await
+        if (closing) await closing;
       }
     }
   }
@@ -630,6 +652,12 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    * A write to a client that has gone rejects, which ends the copy.
    */
   async copyfile(source: FileLike, outputfile: Writable): Promise<void> {
+    // Already in memory (a small file, a listing): one write, no reads to await.
+    if (source instanceof BytesIO) {
+      const rest = source.readRest();
+      if (rest.length > 0) await outputfile.write(rest);
+      return;
+    }
     let size = COPY_BUFSIZE;
     for (;;) {
       const large = borrowLargeChunk(size);
