@@ -28,6 +28,7 @@ export function htmlEscape(text: string, quote = true): string {
 // nothing matches, where a charCodeAt loop takes tens of microseconds.
 const HTML_SPECIAL = /[&<>"']/;
 const HTML_SPECIAL_NO_QUOTES = /[&<>]/;
+const NEEDS_SCRUB = /[\x00-\x1f\x7f-\x9f\\]/;
 const NOT_LATIN1 = /[^\x00-\xff]/;
 const SURROGATE = /[\ud800-\udfff]/;
 
@@ -41,6 +42,7 @@ function needsScrub(code: number): boolean {
  * sequences to the operator's terminal.
  */
 export function scrubControlCharacters(text: string): string {
+  if (!NEEDS_SCRUB.test(text)) return text;
   let i = 0;
   while (i < text.length && !needsScrub(text.charCodeAt(i))) i++;
   if (i === text.length) return text;

@@ -521,7 +521,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     if (this._headers_buffer.length === 0) return this.wfile.write(EMPTY);
     const block = this._headers_buffer.join("");
     this._headers_buffer = [];
-    return this.wfile.write(Buffer.from(block, "latin1"));
+    return this.wfile.write(block, "latin1");
   }
 
   /** Logs an accepted request: `"GET / HTTP/1.0" 200 -`. */

@@ -75,15 +75,19 @@ export class SocketWriter {
     return this.socket.destroyed || this.socket.writableEnded;
   }
 
-  /** Writes bytes (a string is sent as UTF-8); await the result to wait for the socket to drain. */
-  write(data: Uint8Array | string): Promise<void> {
+  /**
+   * Writes bytes (a string is sent as UTF-8, or in `encoding`); await the result to wait for the
+   * socket to drain. (Python's `wfile.write` takes bytes; the handler hands its header block over
+   * as a Latin-1 string, which the socket encodes straight into its write.)
+   */
+  write(data: Uint8Array | string, encoding?: BufferEncoding): Promise<void> {
     if (this.broken || this.lastError) return quietRejection(this.lastError ?? new ConnectionClosedError());
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       if (corkedWriters.push(this) === 1) setImmediate(uncorkAll);
     }
-    if (this.socket.write(data)) return DONE;
+    if (encoding === undefined ? this.socket.write(data) : this.socket.write(data, encoding)) return DONE;
     return this.drained();
   }
 
