@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join, win32 } from "node:path";
 import { pathToFileURL } from "node:url";
-import { SimpleHTTPRequestHandler, translatePath, BytesIO, type FileLike } from "../src/server/simple_handler.js";
+import { SimpleHTTPRequestHandler, translatePath, BytesIO, FileIO, type FileLike } from "../src/server/simple_handler.js";
 import { formatHttpDate } from "../src/http/dates.js";
 import { captureStderr, exchange, masked, serve, splitReply, type Running } from "./helpers.js";
 import { buildSite, bytes, removeSite } from "./site_fixture.js";
@@ -851,6 +851,54 @@ describe("subclasses that override one step", () => {
     } finally {
       await running.close();
     }
+  });
+});
+
+describe("copyfile's buffers", () => {
+  const SIZE = 3 * 1024 * 1024 + 123;
+  let dir = "";
+  let content: Buffer;
+  before(() => {
+    dir = fs.mkdtempSync(join(tmpdir(), "copyfile-"));
+    content = Buffer.alloc(SIZE);
+    for (let i = 0; i < SIZE; i++) content[i] = (i * 7 + (i >> 12)) & 0xff;
+    fs.writeFileSync(join(dir, "big.bin"), content);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Copies big.bin to a writer that keeps every chunk it is given, reporting `pending` bytes unsent. */
+  async function copyTo(pending: number): Promise<{ kept: Buffer[]; copied: Buffer[] }> {
+    const kept: Buffer[] = [];
+    const copied: Buffer[] = [];
+    const writer = {
+      needsDrain: false,
+      writableLength: pending,
+      write(data: Buffer): void {
+        kept.push(data);
+        copied.push(Buffer.from(data));
+      },
+    };
+    const source = await FileIO.open(join(dir, "big.bin"));
+    try {
+      await SimpleHTTPRequestHandler.prototype.copyfile.call(null, source, writer);
+    } finally {
+      await source.close();
+    }
+    return { kept, copied };
+  }
+
+  test("a chunk is read into again only once the socket has sent all of it", async () => {
+    const { kept, copied } = await copyTo(0);
+    assert.ok(Buffer.concat(copied).equals(content), "every byte, in order");
+    const distinct = new Set(kept.map((chunk) => chunk.buffer));
+    assert.ok(distinct.size < kept.length, `${distinct.size} buffers for ${kept.length} chunks: reused`);
+  });
+
+  test("a chunk the socket still holds is never overwritten", async () => {
+    const { kept, copied } = await copyTo(1);
+    assert.equal(new Set(kept.map((chunk) => chunk.buffer)).size, kept.length, "a new buffer per chunk");
+    kept.forEach((chunk, i) => assert.ok(chunk.equals(copied[i]!), `chunk ${i} unchanged after the copy`));
+    assert.ok(Buffer.concat(kept).equals(content));
   });
 });
 

@@ -32,6 +32,14 @@ export class FileIO implements FileLike {
     return this.handle.stat();
   }
 
+  /** `readinto(b)`: reads up to `b.length` bytes into `b`; resolves to how many (0 at the end). */
+  async readinto(b: Uint8Array): Promise<number> {
+    if (this.closed) throw new Error("ValueError: read of closed file");
+    if (b.length === 0) return 0;
+    const { bytesRead } = await this.handle.read(b, 0, b.length, null);
+    return bytesRead;
+  }
+
   async read(n = -1): Promise<Buffer> {
     if (this.closed) throw new Error("ValueError: read of closed file");
     if (n < 0) return this.handle.readFile();

@@ -58,6 +58,12 @@ export interface Writable {
   write(data: Buffer): void | Promise<void>;
   /** True while written data waits for the peer (`wfile` has it): then chunks stay small. */
   readonly needsDrain?: boolean;
+  /**
+   * Bytes written and not yet handed to the kernel (`wfile` has it). At 0 after a write, the
+   * chunk just written is free again, and `copyfile()` reads the next one into it: a 1 MiB file
+   * then costs no new buffers (and so no garbage collections) after its first chunks.
+   */
+  readonly writableLength?: number;
 }
 
 /**
@@ -647,8 +653,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
 
   /**
    * Copies `source` to `outputfile` in chunks of `COPY_BUFSIZE` (larger while the client keeps
-   * up), waiting for each write to be taken: memory stays flat whatever the file size, and a slow
-   * client slows only its own copy.
+   * up; read into the same buffer again once the socket has sent it), waiting for each write to
+   * be taken: memory stays flat whatever the file size, and a slow client slows only its own copy.
    * A write to a client that has gone rejects, which ends the copy.
    */
   async copyfile(source: FileLike, outputfile: Writable): Promise<void> {
@@ -659,16 +665,29 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       return;
     }
     let size = COPY_BUFSIZE;
+    /** The last chunk, once the socket has handed all of it to the kernel: read into again. */
+    let spare: Buffer | null = null;
     for (;;) {
       const large = borrowLargeChunk(size);
+      const want = large || COPY_BUFSIZE;
       try {
-        const chunk = await source.read(large || COPY_BUFSIZE);
-        if (chunk.length === 0) return;
-        await outputfile.write(chunk);
+        let chunk: Buffer;
+        if (source instanceof FileIO) {
+          const buffer: Buffer = spare?.length === want ? spare : Buffer.allocUnsafe(want);
+          spare = null;
+          chunk = buffer.subarray(0, await source.readinto(buffer));
+          if (chunk.length === 0) return;
+          await outputfile.write(chunk);
+          if (outputfile.writableLength === 0) spare = buffer;
+        } else {
+          chunk = await source.read(want);
+          if (chunk.length === 0) return;
+          await outputfile.write(chunk);
+        }
       } finally {
         largeChunkBytes -= large;
       }
-      size = nextChunkSize(large || COPY_BUFSIZE, outputfile);
+      size = nextChunkSize(want, outputfile);
     }
   }
 

@@ -70,6 +70,11 @@ export class SocketWriter {
     return this.socket.writableNeedDrain;
   }
 
+  /** Bytes written and not yet handed to the kernel (buffers of a write are free again at 0). */
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
   /** True when the peer can no longer receive what we write. */
   get broken(): boolean {
     return this.socket.destroyed || this.socket.writableEnded;
