@@ -10,6 +10,7 @@ import { type Address, type AddressFamily, addressRepr, familyOf, resolveBindHos
 import type { BaseRequestHandler } from "./handlers.js";
 import { DeadlineSweeper, Lingering } from "./deadlines.js";
 import { writeLogLine } from "./log_writer.js";
+import { endAfterWrites, isEnding } from "./writer.js";
 import { AcceptGuard, connectionLimits, type ConnectionLimits } from "./admission.js";
 import { logDateNow } from "../http/dates.js";
 import { scrubControlCharacters } from "../py/text.js";
@@ -184,7 +185,7 @@ export abstract class BaseServer {
 
   /** Ends the connection after what was written has been sent. */
   shutdown_request(request: Socket): void {
-    if (!request.destroyed) request.end();
+    if (!request.destroyed) endAfterWrites(request);
     this.close_request(request);
   }
 
@@ -509,7 +510,7 @@ export function settleWithin(promise: Promise<unknown>, ms: number): Promise<voi
 
 /** Destroys a socket once everything written to it (up to its end) has been handed to the kernel. */
 function closeWhenFlushed(socket: Socket): void {
-  if (!socket.writableEnded || socket.writableFinished) socket.destroy();
+  if (!(socket.writableEnded || isEnding(socket)) || socket.writableFinished) socket.destroy();
   else socket.once("finish", () => socket.destroy());
 }
 

@@ -17,10 +17,32 @@ const DONE: Promise<void> = Promise.resolve();
 /** Writers corked during this loop iteration, uncorked together by one `setImmediate`. */
 let corkedWriters: SocketWriter[] = [];
 
+/** Sockets to end once their writes have been uncorked (see `endAfterWrites`). */
+let endingSockets = new Set<Socket>();
+
 function uncorkAll(): void {
   const writers = corkedWriters;
   corkedWriters = [];
   for (const writer of writers) writer.uncork();
+  if (endingSockets.size === 0) return;
+  const sockets = endingSockets;
+  endingSockets = new Set();
+  for (const socket of sockets) if (!socket.destroyed) socket.end();
+}
+
+/**
+ * `socket.end()`, after the writes corked in this loop iteration leave. Ending at once would
+ * uncork the socket there and then: a server closing every connection (HTTP/1.0, errors) would
+ * again send one response at a time, waking its client for each.
+ */
+export function endAfterWrites(socket: Socket): void {
+  if (socket.writableCorked === 0 || corkedWriters.length === 0) socket.end();
+  else endingSockets.add(socket);
+}
+
+/** True between `endAfterWrites(socket)` and the `end()` it defers. */
+export function isEnding(socket: Socket): boolean {
+  return endingSockets.has(socket);
 }
 
 /** `BrokenPipeError` / `ConnectionResetError`: the peer is gone. */
