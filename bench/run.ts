@@ -100,6 +100,8 @@ function rotate<T>(items: T[], round: number): T[] {
 class Results {
   private readonly samples = new Map<string, Measurement[]>();
   readonly failures: string[] = [];
+  /** RSS of the fresh process each many-connections run started, before any request (KiB). */
+  readonly freshIdleKiB = new Map<string, number>();
 
   add(w: Workload, peer: string, m: Measurement): void {
     const key = `${w.id}\0${peer}`;
@@ -141,17 +143,38 @@ async function rounds(ctx: Context, options: Options, running: RunningPeer[], wo
         await measureInto(ctx, results, peer, w, options.seconds, script, tag);
       }
     }
-    if (many) for (const peer of manyConnectionPeers(running)) await measureInto(ctx, results, peer, many, options.seconds, script, tag);
+    if (many) for (const peer of manyConnectionPeers(running)) await measureFresh(ctx, results, peer, many, options.seconds, script, tag);
   }
   return results;
 }
 
-function rowsFor(workloads: Workload[], running: RunningPeer[], results: Results): Row[] {
+/**
+ * The many-connections run, against a fresh process of the peer: its RSS then shows what the
+ * open connections cost, not what earlier workloads (1 MiB buffers, listings) left behind.
+ */
+async function measureFresh(ctx: Context, results: Results, peer: RunningPeer, w: Workload, seconds: number, script: string, tag: string): Promise<void> {
+  const fresh = await startPeer(ctx, peer.spec);
+  if (typeof fresh === "string") {
+    results.failures.push(`${w.id} on ${peer.spec.name}: ${fresh}`);
+    return;
+  }
+  try {
+    await runLoad(ctx, WORKLOADS[0]!, fresh.port, 1, script).catch(() => undefined); // warm-up, as for the others
+    results.freshIdleKiB.set(peer.spec.name, fresh.idleKiB);
+    await measureInto(ctx, results, fresh, w, seconds, script, tag);
+  } finally {
+    await stop(fresh.child);
+  }
+}
+
+/** The table rows; `fresh`: the runs were against fresh processes (their own idle RSS). */
+function rowsFor(workloads: Workload[], running: RunningPeer[], results: Results, fresh = false): Row[] {
   const rows: Row[] = [];
   for (const w of workloads) {
     for (const peer of running) {
       const ms = results.get(w, peer.spec.name);
-      if (ms.length > 0) rows.push(summarize(w, peer.spec.name, peer.idleKiB, ms));
+      const idleKiB = fresh ? (results.freshIdleKiB.get(peer.spec.name) ?? peer.idleKiB) : peer.idleKiB;
+      if (ms.length > 0) rows.push(summarize(w, peer.spec.name, idleKiB, ms));
     }
   }
   return rows;
@@ -171,7 +194,7 @@ async function benchmark(ctx: Context, options: Options): Promise<void> {
   for (const peer of running) await stop(peer.child);
   const rows = rowsFor(workloads, running, results);
   addRatios(rows);
-  const many = options.manyConnections > 0 ? rowsFor([manyConnections(options.manyConnections)], running, results) : [];
+  const many = options.manyConnections > 0 ? rowsFor([manyConnections(options.manyConnections)], running, results, true) : [];
   const info: RunInfo = { options, generator, running, skipped, failures: results.failures, seconds: (Date.now() - started) / 1000 };
   writeReport(ctx, info, rows, many);
 }
