@@ -35,11 +35,15 @@ export class BaseRequestHandler<S extends BaseServer = BaseServer> {
 
   /** `setup()`, `handle()`, then `finish()` (always), as Python's `__init__` does. */
   async run(): Promise<void> {
-    await this.setup();
+    // Each hook is awaited only when it returned a Promise: a synchronous one costs no turn.
+    const setup = this.setup();
+    if (setup) await setup;
     try {
-      await this.handle();
+      const handled = this.handle();
+      if (handled) await handled;
     } finally {
-      await this.finish();
+      const finished = this.finish();
+      if (finished) await finished;
     }
   }
 

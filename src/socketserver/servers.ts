@@ -96,7 +96,8 @@ export abstract class BaseServer {
         const gotRequest = await this._waitForRequest(poll_interval);
         if (this._shutdownRequested) break;
         if (gotRequest) await this._handle_request_noblock();
-        await this.service_actions();
+        const actions = this.service_actions();
+        if (actions) await actions;
       }
     } finally {
       this._shutdownRequested = false;
@@ -138,7 +139,8 @@ export abstract class BaseServer {
     if (!next) return;
     const [request, client_address] = next;
     try {
-      if (await this.verify_request(request, client_address)) {
+      const verified = this.verify_request(request, client_address);
+      if (verified === true || (verified !== false && (await verified))) {
         await this.process_request(request, client_address);
       } else {
         this.shutdown_request(request);
