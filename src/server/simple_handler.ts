@@ -43,6 +43,7 @@ import { needsFileFeatures, sendFileHead } from "./file_response.js";
 import { ALLOW_ORIGIN, checkHeaderList, isPreflight, preflightHeaders, spaFallback, type HeaderField } from "./features.js";
 import { resolvesOutside } from "./paths.js";
 import { SmallFileCache } from "./file_cache.js";
+import { WRITTEN } from "../socketserver/writer.js";
 
 export type { FileLike } from "../py/io.js";
 export { BytesIO, FileIO } from "../py/io.js";
@@ -542,7 +543,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     if (!this.follow_symlinks && (await this.refusedOutside(path))) return null;
     // Ranges, the preconditions Python ignores, and the file options: see file_response.ts.
     const features = needsFileFeatures(this);
-    const f = await this.openFile(path, stats, !features);
+    const opened = this.openFile(path, stats, !features);
+    const f = opened instanceof Promise ? await opened : opened;
     if (f === null) {
       // Python's `open()` failed: missing, unreadable, a NUL in the name (where Python raises).
       await this.send_error(404, "File not found");
@@ -562,7 +564,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       this.send_header("Content-type", ctype);
       this.send_header("Content-Length", String(fs.size));
       this.send_header("Last-Modified", this.date_time_string(fs.mtimeMs / 1000));
-      await this.end_headers();
+      const written = this.end_headers();
+      if (written !== WRITTEN) await written; // the socket took the headers: no turn to wait
       return f.file();
     } catch (error) {
       await f.close();
@@ -574,7 +577,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    * Python's `open(path, 'rb')` + `fstat`: a small regular file comes from memory (validated by
    * the stat just taken), anything else is opened. Null where `open` would fail.
    */
-  private async openFile(path: string, stats: Stats | null, fromMemory: boolean): Promise<OpenedFile | null> {
+  private openFile(path: string, stats: Stats | null, fromMemory: boolean): OpenedFile | null | Promise<OpenedFile | null> {
     if (stats === null) return null;
     if (fromMemory && stats.isFile() && stats.size <= smallFiles.maxFileSize) {
       try {
@@ -584,6 +587,10 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
         return null;
       }
     }
+    return this.openOnDisk(path);
+  }
+
+  private async openOnDisk(path: string): Promise<OpenedFile | null> {
     try {
       const file = await FileIO.open(fsPath(path));
       return new DiskFile(await file.fstat(), file);
@@ -661,7 +668,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     // Already in memory (a small file, a listing): one write, no reads to await.
     if (source instanceof BytesIO) {
       const rest = source.readRest();
-      if (rest.length > 0) await outputfile.write(rest);
+      const written = rest.length > 0 ? outputfile.write(rest) : undefined;
+      if (written && written !== WRITTEN) await written;
       return;
     }
     let size = COPY_BUFSIZE;

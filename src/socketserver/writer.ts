@@ -12,7 +12,12 @@
  */
 import type { Socket } from "node:net";
 
-const DONE: Promise<void> = Promise.resolve();
+/**
+ * What `write()` returns when the socket took the data without waiting: an already settled
+ * Promise, the same object every time, so a caller may skip awaiting it (`=== WRITTEN`).
+ */
+export const WRITTEN: Promise<void> = Promise.resolve();
+const DONE = WRITTEN;
 
 /** Writers corked during this loop iteration, uncorked together by one `setImmediate`. */
 let corkedWriters: SocketWriter[] = [];
