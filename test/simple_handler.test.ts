@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join, win32 } from "node:path";
 import { pathToFileURL } from "node:url";
-import { SimpleHTTPRequestHandler, translatePath, BytesIO, FileIO, type FileLike } from "../src/server/simple_handler.js";
+import { SimpleHTTPRequestHandler, translatePath, BytesIO, FileIO, pooledChunkBytes, type FileLike } from "../src/server/simple_handler.js";
 import { formatHttpDate } from "../src/http/dates.js";
 import { captureStderr, exchange, masked, serve, splitReply, type Running } from "./helpers.js";
 import { buildSite, bytes, removeSite } from "./site_fixture.js";
@@ -892,6 +892,15 @@ describe("copyfile's buffers", () => {
     assert.ok(Buffer.concat(copied).equals(content), "every byte, in order");
     const distinct = new Set(kept.map((chunk) => chunk.buffer));
     assert.ok(distinct.size < kept.length, `${distinct.size} buffers for ${kept.length} chunks: reused`);
+  });
+
+  test("chunks the socket has sent go to a bounded pool that later copies take from", async () => {
+    await copyTo(0);
+    const pooled = pooledChunkBytes();
+    assert.ok(pooled > 0, "the last chunks were given back");
+    assert.ok(pooled <= 16 * 1024 * 1024, `${pooled} bytes kept, at most 16 MiB`);
+    const { kept } = await copyTo(0);
+    assert.ok(new Set(kept.map((chunk) => chunk.buffer)).size < kept.length);
   });
 
   test("a chunk the socket still holds is never overwritten", async () => {
