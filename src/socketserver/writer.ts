@@ -17,7 +17,6 @@ import type { Socket } from "node:net";
  * Promise, the same object every time, so a caller may skip awaiting it (`=== WRITTEN`).
  */
 export const WRITTEN: Promise<void> = Promise.resolve();
-const DONE = WRITTEN;
 
 /** Writers corked during this loop iteration, uncorked together by one `setImmediate`. */
 let corkedWriters: SocketWriter[] = [];
@@ -86,7 +85,7 @@ export class SocketWriter {
     this.lastError = new ConnectionClosedError(error.code === "ECONNRESET" ? "ECONNRESET" : "EPIPE");
   };
 
-  /** Sends what was written since the socket was corked (called by `uncorkAll`). */
+  /** Sends what was written since the socket was corked (called by `uncorkAll`). @internal */
   uncork(): void {
     this.corked = false;
     this.socket.uncork();
@@ -119,14 +118,14 @@ export class SocketWriter {
       this.socket.cork();
       if (corkedWriters.push(this) === 1) setImmediate(uncorkAll);
     }
-    if (encoding === undefined ? this.socket.write(data) : this.socket.write(data, encoding)) return DONE;
+    if (encoding === undefined ? this.socket.write(data) : this.socket.write(data, encoding)) return WRITTEN;
     return this.drained();
   }
 
   /** Settles when everything written so far has left for the kernel (or the peer is gone). */
   flush(): Promise<void> {
-    if (this.broken) return this.lastError ? quietRejection(this.lastError) : DONE;
-    return this.socket.writableNeedDrain ? this.drained() : DONE;
+    if (this.broken) return this.lastError ? quietRejection(this.lastError) : WRITTEN;
+    return this.socket.writableNeedDrain ? this.drained() : WRITTEN;
   }
 
   private drained(): Promise<void> {
