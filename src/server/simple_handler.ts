@@ -199,23 +199,28 @@ export interface PathFlavour {
  */
 export function translatePath(path: string, directory: string, flavour: PathFlavour = posixpath): string {
   if (flavour !== posixpath || path.length > MEMO_MAX_PATH) return translateUncached(path, directory, flavour);
-  const key = directory + "\0" + path; // a request path cannot hold a NUL byte unescaped
-  let result = translated.get(key);
+  let memo = translated.get(directory);
+  if (memo === undefined) {
+    if (translated.size >= MEMO_DIRECTORIES) translated.clear();
+    translated.set(directory, (memo = new Map()));
+  }
+  let result = memo.get(path);
   if (result === undefined) {
-    if (translated.size >= MEMO_ENTRIES) translated.clear();
+    if (memo.size >= MEMO_ENTRIES) memo.clear();
     result = translateUncached(path, directory, flavour);
-    translated.set(key, result);
+    memo.set(path, result);
   }
   return result;
 }
 
 /**
  * `translatePath` is a pure function of its arguments, and a server sees the same few paths over
- * and over: results are remembered, for short paths only, and all forgotten past `MEMO_ENTRIES`
- * (so a client requesting ever new paths costs a bounded few hundred KiB).
+ * and over: results are remembered per directory, for short paths only, and all forgotten past
+ * `MEMO_ENTRIES` (so a client requesting ever new paths costs a bounded few hundred KiB).
  */
-const translated = new Map<string, string>();
+const translated = new Map<string, Map<string, string>>();
 const MEMO_ENTRIES = 1024;
+const MEMO_DIRECTORIES = 16;
 const MEMO_MAX_PATH = 256;
 
 function translateUncached(path: string, directory: string, flavour: PathFlavour): string {
