@@ -18,7 +18,7 @@
  * when set.
  *
  * Each worker re-reads the same command line. Its request log goes straight to the shared stderr,
- * one write per line; what would be said once (the banner, a startup error, Python's
+ * in writes of whole lines of at most `PIPE_BUF` bytes (log_writer.ts); what would be said once (the banner, a startup error, Python's
  * `DeprecationWarning` for `--cgi`) goes to the primary, which says it.
  */
 import cluster, { type Worker } from "node:cluster";
@@ -56,10 +56,10 @@ type WorkerMessage =
 /** What the primary tells a worker: stop, gracefully. */
 type PrimaryMessage = { simplehttp: "stop" };
 
-/** True in a process forked by `runPrimary`. */
 /** The most bytes a write to a pipe is sure to make at once (POSIX's minimum, Linux's value). */
 const PIPE_BUF = 4096;
 
+/** True in a process forked by `runPrimary`. */
 export function isWorkerProcess(): boolean {
   return cluster.isWorker && process.env[WORKER_ENV] === "1";
 }
