@@ -503,7 +503,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     if (this.request_version !== "HTTP/0.9") {
       this._headers_buffer.push(headerLine(keyword, value));
     }
-    if (keyword.toLowerCase() === "connection") {
+    if (keyword.length === 10 && keyword.toLowerCase() === "connection") {
       const lower = String(value).toLowerCase();
       if (lower === "close") this.close_connection = true;
       else if (lower === "keep-alive") this.close_connection = false;
@@ -545,7 +545,12 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
 
   /** `server_version sys_version`, for the `Server` header. */
   version_string(): string {
-    return this.server_version + " " + this.sys_version;
+    // Built once for the pair of values in force (a new string per request would also be
+    // re-scanned as Latin-1 by `send_header`); the attributes may still change at any time.
+    if (this.server_version !== versionCache.server || this.sys_version !== versionCache.sys) {
+      versionCache = { server: this.server_version, sys: this.sys_version, text: this.server_version + " " + this.sys_version };
+    }
+    return versionCache.text;
   }
 
   /** An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) for `timestamp` (seconds), or now. */
@@ -571,6 +576,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
 }
 
 const EMPTY = Buffer.alloc(0);
+let versionCache = { server: "", sys: "", text: " " };
 const HTTP_11: [number, number] = [1, 1];
 const HTTP_10: [number, number] = [1, 0];
 
