@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
 import { lookup } from "node:dns/promises";
@@ -12,18 +12,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { exchange, splitReply } from "./helpers.js";
+import {
+  BANNER,
+  MAIN,
+  PYTHON_USAGE,
+  killAll,
+  launch as launchProcess,
+  run as runProcess,
+  startServer as startServerProcess,
+  stop,
+  testUsageErrors,
+  waitFor,
+  withServer as withServerProcess,
+  type Running,
+} from "./cli_process.js";
 import { parseCommandLine, UsageError, type CommandLine } from "../src/cli/options.js";
 
-const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const TIMEOUT = { timeout: 30_000 };
 
-const USAGE = `usage: simplehttp [-h] [--cgi] [-b ADDRESS] [-d DIRECTORY] [-p VERSION]
-                  [--tls-cert PATH] [--tls-key PATH]
-                  [--tls-password-file PATH]
-                  [port]
-`;
-
-const HELP = `${USAGE}
+const HELP = `${PYTHON_USAGE}
 positional arguments:
   port                  bind to this port (default: 8000)
 
@@ -48,7 +55,6 @@ function assertHelp(stdout: string): void {
   assert.ok(stdout.slice(HELP.length).startsWith(ADDITIONS_TITLE), stdout.slice(HELP.length));
 }
 
-const BANNER = /^Serving HTTP on (\S+) port (\d+) \(http:\/\/(\S+):(\d+)\/\) \.\.\.\n/;
 const LOG_DATE = String.raw`\[\d{2}/[A-Z][a-z]{2}/\d{4} \d{2}:\d{2}:\d{2}\]`;
 
 let root: string;
@@ -63,103 +69,15 @@ before(() => {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------
-// Child processes: every one is killed when its test ends, and again (if need be) after the file.
+// Child processes (cli_process.ts), run in `root` unless a test says otherwise: the tests that
+// serve the current directory rely on it. Every one is killed after the file.
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+after(killAll);
 
-interface Proc {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<Exit>;
-  hasExited(): boolean;
-}
-
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const child of children) child.kill("SIGKILL");
-});
-
-function launch(args: readonly string[], cwd = root, script = MAIN): Proc {
-  const child = spawn(process.execPath, [script, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  let err = "";
-  let done = false;
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
-  const exited = new Promise<Exit>((resolve) => {
-    child.on("close", (code, signal) => {
-      done = true;
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  return { child, stdout: () => out, stderr: () => err, exited, hasExited: () => done };
-}
-
-async function stop(proc: Proc): Promise<void> {
-  if (!proc.hasExited()) proc.child.kill("SIGKILL");
-  await proc.exited;
-}
-
-/** Polls until `predicate` holds; fails with `what` and the process's output after `ms`. */
-async function waitFor(predicate: () => boolean, what: string, proc?: Proc, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) {
-      const output = proc ? `\nstdout: ${JSON.stringify(proc.stdout())}\nstderr: ${JSON.stringify(proc.stderr())}` : "";
-      assert.fail(`timed out waiting for ${what}${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Runs the binary to its end. */
-async function run(args: readonly string[], cwd = root, script = MAIN) {
-  const proc = launch(args, cwd, script);
-  try {
-    await waitFor(proc.hasExited, "the process to exit", proc);
-    const { code, signal } = await proc.exited;
-    return { code, signal, stdout: proc.stdout(), stderr: proc.stderr() };
-  } finally {
-    await stop(proc);
-  }
-}
-
-interface Running {
-  proc: Proc;
-  host: string;
-  port: number;
-  banner: string;
-}
-
-/** Starts a server and waits for its banner; fails with its stderr if it exits first. */
-async function startServer(args: readonly string[], cwd = root): Promise<Running> {
-  const proc = launch(args, cwd);
-  try {
-    await waitFor(() => BANNER.test(proc.stdout()) || proc.hasExited(), "the banner", proc);
-    const match = BANNER.exec(proc.stdout());
-    if (!match) assert.fail(`exited without a banner: ${JSON.stringify(await proc.exited)}, stderr: ${proc.stderr()}`);
-    return { proc, host: match[1]!, port: Number(match[2]), banner: match[0] };
-  } catch (error) {
-    await stop(proc);
-    throw error;
-  }
-}
-
-/** Serves `args` for the duration of `body`, then kills the server. */
-async function withServer(args: readonly string[], body: (server: Running) => Promise<void>, cwd = root) {
-  const server = await startServer(args, cwd);
-  try {
-    await body(server);
-  } finally {
-    await stop(server.proc);
-  }
-}
+const launch = (args: readonly string[], cwd = root) => launchProcess(args, { cwd });
+const run = (args: readonly string[], cwd = root, script?: string) => runProcess(args, { cwd, script });
+const startServer = (args: readonly string[]) => startServerProcess(args, { cwd: root });
+const withServer = (args: readonly string[], body: (server: Running) => Promise<void>) => withServerProcess(args, body, { cwd: root });
 
 async function get(port: number, path: string, host = "127.0.0.1") {
   const reply = await exchange(port, `GET ${path} HTTP/1.0\r\n\r\n`, { host, timeoutMs: 15_000 });
@@ -223,20 +141,13 @@ describe("usage errors: usage and one error line on stderr, exit status 2", () =
     [["--tls-password-file", "pw"], "--tls-password-file requires --tls-cert to be set"],
     [["70000"], "argument port: 70000 is not a port number (0 to 65535)"],
   ];
-  for (const [args, message] of cases) {
-    test(`simplehttp ${args.join(" ")} → ${message}`, TIMEOUT, async () => {
-      const result = await run(args);
-      assert.equal(result.stderr, `${USAGE}simplehttp: error: ${message}\n`);
-      assert.equal(result.stdout, "");
-      assert.equal(result.code, 2);
-    });
-  }
+  testUsageErrors(cases, { cwd: root });
 
   test("an unreadable --tls-password-file gives Python's message", TIMEOUT, async () => {
     const result = await run(["--tls-cert", "cert.pem", "--tls-password-file", "/nonexistent"]);
     assert.equal(
       result.stderr,
-      `${USAGE}simplehttp: error: Failed to read TLS password file: [Errno 2] No such file or directory: '/nonexistent'\n`,
+      `${PYTHON_USAGE}simplehttp: error: Failed to read TLS password file: [Errno 2] No such file or directory: '/nonexistent'\n`,
     );
     assert.equal(result.code, 2);
   });
@@ -529,14 +440,16 @@ describe("the module and the bin", () => {
     const child = spawn(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(pathToFileURL(MAIN).href)})`], {
       stdio: ["ignore", "pipe", "pipe"],
     });
-    children.add(child);
-    let output = "";
-    child.stdout!.on("data", (chunk) => (output += chunk));
-    child.stderr!.on("data", (chunk) => (output += chunk));
-    const code = await new Promise((resolve) => child.on("close", resolve));
-    children.delete(child);
-    assert.equal(output, "");
-    assert.equal(code, 0);
+    try {
+      let output = "";
+      child.stdout!.on("data", (chunk) => (output += chunk));
+      child.stderr!.on("data", (chunk) => (output += chunk));
+      const code = await new Promise((resolve) => child.on("close", resolve));
+      assert.equal(output, "");
+      assert.equal(code, 0);
+    } finally {
+      child.kill("SIGKILL"); // nothing if it has exited
+    }
   });
 
   test("run through a symlink (as npm's bin does), it is still the entry point", TIMEOUT, async () => {

@@ -10,7 +10,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { lookup } from "node:dns/promises";
-import { TIMEOUT, killAll, request, run, startServer, stop, waitFor, withServer } from "./cli_process.js";
+import { PYTHON_USAGE, TIMEOUT, killAll, request, testUsageErrors, run, startServer, stop, waitFor, withServer } from "./cli_process.js";
 import { parseCommandLine, UsageError, type CommandLine } from "../src/cli/options.js";
 import { handlerClassFor } from "../src/cli/server.js";
 import { browserUrl, openerCommand } from "../src/cli/open.js";
@@ -18,11 +18,6 @@ import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { CGIHTTPRequestHandler } from "../src/server/cgi_handler.js";
 import { LIVERELOAD_SCRIPT } from "../src/server/livereload.js";
 
-const PYTHON_USAGE = `usage: simplehttp [-h] [--cgi] [-b ADDRESS] [-d DIRECTORY] [-p VERSION]
-                  [--tls-cert PATH] [--tls-key PATH]
-                  [--tls-password-file PATH]
-                  [port]
-`;
 
 const ADDITIONS_HELP = `
 beyond python -m http.server:
@@ -114,14 +109,7 @@ describe("usage errors in the additions: Python's usage, one error line, exit st
     [["--etag=yes"], "argument --etag: ignored explicit argument 'yes'"],
     [["--co"], "ambiguous option: --co could match --cors, --compress"],
   ];
-  for (const [args, message] of cases) {
-    test(`simplehttp ${args.map((arg) => JSON.stringify(arg)).join(" ")} → ${message}`, TIMEOUT, async () => {
-      const result = await run(args);
-      assert.equal(result.stderr, `${PYTHON_USAGE}simplehttp: error: ${message}\n`);
-      assert.equal(result.stdout, "");
-      assert.equal(result.code, 2);
-    });
-  }
+  testUsageErrors(cases);
 });
 
 describe("parseCommandLine: the additions (in-process)", () => {

@@ -1,14 +1,22 @@
 /**
- * Running the built `simplehttp` binary in a child process, for the tests of the command line's
- * additions (cli_features, livereload, workers, browser): start, wait for the banner, stop, and
- * never leave a process behind (`killAll()` in an `after` hook).
+ * Running the built `simplehttp` binary in a child process, for the tests of the command line
+ * (cli, cli_features, cli_reliability, livereload, workers, browser): start, wait for the banner,
+ * stop, and never leave a process behind (`killAll()` in an `after` hook).
  */
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { exchange, splitReply } from "./helpers.js";
 
 export const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+
+/** The usage line argparse prints before every usage error, as Python 3.14's command line has it. */
+export const PYTHON_USAGE = `usage: simplehttp [-h] [--cgi] [-b ADDRESS] [-d DIRECTORY] [-p VERSION]
+                  [--tls-cert PATH] [--tls-key PATH]
+                  [--tls-password-file PATH]
+                  [port]
+`;
 /** Generous: the machine is small and shared with other test runs. */
 export const TIMEOUT = { timeout: 60_000 };
 export const BANNER = /^Serving HTTP on (\S+) port (\d+) \(http:\/\/(\S+):(\d+)\/\) \.\.\.\n/;
@@ -36,10 +44,12 @@ export function killAll(): void {
 export interface LaunchOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** The script to run. @default MAIN, the built binary */
+  script?: string;
 }
 
-export function launch(args: readonly string[], { cwd, env }: LaunchOptions = {}): Proc {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+export function launch(args: readonly string[], { cwd, env, script = MAIN }: LaunchOptions = {}): Proc {
+  const child = spawn(process.execPath, [script, ...args], { cwd, env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   let out = "";
   let err = "";
@@ -136,4 +146,19 @@ export async function request(port: number, path: string, extra: readonly string
     headers[field.slice(0, colon).toLowerCase()] = field.slice(colon + 1).trim();
   }
   return { status, head, headers, body };
+}
+
+/**
+ * One test per `[args, message]`: the binary prints the usage line and `simplehttp: error:
+ * <message>` on stderr, nothing on stdout, and exits with status 2, as argparse does.
+ */
+export function testUsageErrors(cases: readonly (readonly [args: string[], message: string])[], options: LaunchOptions = {}): void {
+  for (const [args, message] of cases) {
+    test(`simplehttp ${args.map((arg) => JSON.stringify(arg)).join(" ")} → ${message}`, TIMEOUT, async () => {
+      const result = await run(args, options);
+      assert.equal(result.stderr, `${PYTHON_USAGE}simplehttp: error: ${message}\n`);
+      assert.equal(result.stdout, "");
+      assert.equal(result.code, 2);
+    });
+  }
 }

@@ -12,17 +12,12 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, s
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BANNER, MAIN, TIMEOUT, killAll, request, run, startServer, stop, waitFor, withServer, type Proc } from "./cli_process.js";
+import { BANNER, MAIN, TIMEOUT, killAll, request, testUsageErrors, run, startServer, stop, waitFor, withServer, type Proc } from "./cli_process.js";
 import { parseCommandLine, UsageError, type CommandLine } from "../src/cli/options.js";
 import { chooseServer, handlerClassFor } from "../src/cli/server.js";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { BaseServer } from "../src/socketserver/servers.js";
 
-const PYTHON_USAGE = `usage: simplehttp [-h] [--cgi] [-b ADDRESS] [-d DIRECTORY] [-p VERSION]
-                  [--tls-cert PATH] [--tls-key PATH]
-                  [--tls-password-file PATH]
-                  [port]
-`;
 const KEYBOARD_INTERRUPT = "\nKeyboard interrupt received, exiting.\n";
 /** Large enough that a client that does not read leaves most of it unsent (socket buffers hold a few MiB). */
 const BIG_SIZE = 32 * 1024 * 1024;
@@ -234,14 +229,7 @@ describe("usage errors: Python's usage, one error line, exit status 2", () => {
     // An error comes in argparse's order: the flag's before a later bad port.
     [["--max-connections", "x", "abc"], "argument --max-connections: invalid int value: 'x'"],
   ];
-  for (const [args, message] of cases) {
-    test(`simplehttp ${args.map((arg) => JSON.stringify(arg)).join(" ")} → ${message}`, TIMEOUT, async () => {
-      const result = await run(args);
-      assert.equal(result.stderr, `${PYTHON_USAGE}simplehttp: error: ${message}\n`);
-      assert.equal(result.stdout, "");
-      assert.equal(result.code, 2);
-    });
-  }
+  testUsageErrors(cases);
 });
 
 describe("parseCommandLine: the reliability flags (in-process)", () => {
