@@ -112,11 +112,17 @@ describe("usage errors in the additions: Python's usage, one error line, exit st
   testUsageErrors(cases);
 });
 
+/** What --dev sets (flags given with it win). */
+const DEV: Partial<CommandLine> = {
+  dev: true, bind: "localhost", watch: true, cors: true, cache_control: "no-cache", listing: "rich", charset: "utf-8",
+};
+
 describe("parseCommandLine: the additions (in-process)", () => {
   const base: CommandLine = {
     cgi: false, bind: null, directory: "/cwd", protocol: "HTTP/1.0", port: 8000, tls_cert: null, tls_key: null,
     tls_password_file: null, tls_password: null, etag: false, cors: false, headers: [], cache_control: null,
-    compress: false, precompressed: false, spa: null, watch: false, open: false, quiet: false, workers: 1, dev: false,
+    compress: false, precompressed: false, spa: null, watch: false, open: false, quiet: false, workers: 1,
+    listing: "python", charset: null, dotfiles: true, dev: false, additions: true,
   };
   const cases: [args: string[], expected: Partial<CommandLine>][] = [
     [["--etag", "--cors", "--compress", "--precompressed"], { etag: true, cors: true, compress: true, precompressed: true }],
@@ -136,13 +142,20 @@ describe("parseCommandLine: the additions (in-process)", () => {
     [["--watch", "--cache", "60"], { watch: true, cache_control: "max-age=60" }],
     [["--workers", "3"], { workers: 3 }],
     [["--workers=auto"], { workers: availableParallelism() }],
-    [["--dev"], { dev: true, bind: "localhost", watch: true, cors: true, cache_control: "no-cache" }],
-    [["--dev", "-b", "0.0.0.0"], { dev: true, bind: "0.0.0.0", watch: true, cors: true, cache_control: "no-cache" }],
-    [["--dev", "--cache", "60"], { dev: true, bind: "localhost", watch: true, cors: true, cache_control: "max-age=60" }],
-    // Python's abbreviations keep their meaning where an addition shares the prefix.
-    [["--d", "public"], { directory: "public" }],
-    [["--p", "HTTP/1.1"], { protocol: "HTTP/1.1" }],
-    [["--c"], { cgi: true }],
+    [["--dev"], { ...DEV }],
+    [["--dev", "-b", "0.0.0.0"], { ...DEV, bind: "0.0.0.0" }],
+    [["--dev", "--cache", "60"], { ...DEV, cache_control: "max-age=60" }],
+    [["--dev", "--listing", "python", "--charset=iso-8859-1"], { ...DEV, listing: "python", charset: "iso-8859-1" }],
+    [["--dev", "-p", "HTTP/1.1"], { ...DEV, protocol: "HTTP/1.1" }],
+    [["--listing", "rich"], { listing: "rich" }],
+    [["--listing=python"], { listing: "python" }],
+    [["--charset", "utf-8"], { charset: "utf-8" }],
+    [["--no-dotfiles"], { dotfiles: false }],
+    [["--no-d"], { dotfiles: false }],
+    // Python's abbreviations keep their meaning where an addition shares the prefix (and are none of ours).
+    [["--d", "public"], { directory: "public", additions: false }],
+    [["--p", "HTTP/1.1"], { protocol: "HTTP/1.1", additions: false }],
+    [["--c"], { cgi: true, additions: false }],
     [["--pre", "--header", "A: b", "--wa", "--q"], { precompressed: true, headers: [["A", "b"]], watch: true, cache_control: "no-cache", quiet: true }],
   ];
   for (const [args, expected] of cases) {

@@ -20,7 +20,7 @@ export interface OptionSpec {
   flags: readonly string[];
   /** The key of the parsed value: `bind`, `tls_cert`. */
   dest: string;
-  kind: "switch" | "value" | "optional" | "help";
+  kind: "switch" | "value" | "optional" | "help" | "version";
   /** The value's name in usage and help; default `dest` upper-cased. */
   metavar?: string;
   help: string;
@@ -56,7 +56,7 @@ export interface PositionalSpec<T = unknown> {
 export class ArgumentError extends Error {}
 
 export type ParseResult =
-  | { help: true }
+  | { help: true; version: boolean }
   | { help: false; values: Record<string, unknown>; positionals: Record<string, unknown> };
 
 /** argparse's width at 80 columns (`COLUMNS - 2`), and its `max_help_position`. */
@@ -212,7 +212,8 @@ export class ArgumentParser {
       }
 
       for (const [action, value] of actions) {
-        if (action.kind === "help") return { help: true };
+        // argparse's `help` and `version` actions print and exit as soon as they are read.
+        if (action.kind === "help" || action.kind === "version") return { help: true, version: action.kind === "version" };
         this.checkExclusive(action, seen);
         if (value !== null && action.convert) convertValue(`argument ${action.flags.join("/")}`, action.convert, value);
         canonical.push(value === null ? `--${action.dest}` : `--${action.dest}=${value}`);
@@ -226,7 +227,7 @@ export class ArgumentParser {
   private collect(args: string[]): ParseResult {
     const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
     for (const spec of this.options) {
-      if (spec.kind === "help") continue;
+      if (spec.kind === "help" || spec.kind === "version") continue;
       options[spec.dest] = { type: spec.kind === "switch" ? "boolean" : "string", ...(spec.append ? { multiple: true } : {}) };
     }
     let parsed: ReturnType<typeof parseArgs>;
@@ -237,7 +238,7 @@ export class ArgumentParser {
     }
     const values: Record<string, unknown> = {};
     for (const spec of this.options) {
-      if (spec.kind === "help") continue;
+      if (spec.kind === "help" || spec.kind === "version") continue;
       const value = parsed.values[spec.dest] as string | string[] | boolean | undefined;
       const convert = spec.convert;
       if (!convert || typeof value === "boolean" || value === undefined) values[spec.dest] = value;

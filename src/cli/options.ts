@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, constants as osConstants } from "node:os";
 import { ArgumentError, ArgumentParser, type OptionSpec } from "./argparse.js";
 import { maxAge, parseHeaderOption, type HeaderField } from "../server/features.js";
+import { checkCharset } from "../features/charset.js";
+import type { ListingStyle } from "../features/rich_listing.js";
 import { pyRepr } from "../py/format.js";
 import { strip } from "../py/text.js";
 
@@ -13,6 +15,11 @@ export const DEFAULT_PROTOCOL = "HTTP/1.0";
 export const DEFAULT_SPA = "index.html";
 /** The address `--dev` binds when no `-b` is given. */
 export const DEV_BIND = "localhost";
+/** The listing and charset `--dev` uses when no `--listing` or `--charset` is given. */
+export const DEV_LISTING: ListingStyle = "rich";
+export const DEV_CHARSET = "utf-8";
+/** The styles `--listing` takes. */
+export const LISTING_STYLES: readonly ListingStyle[] = ["python", "rich"];
 /** The title of the help section listing the options Python does not have. */
 export const BEYOND_PYTHON = "beyond python -m http.server";
 
@@ -53,8 +60,19 @@ export interface CommandLine {
   quiet: boolean;
   /** `--workers N|auto`: how many processes serve (1: this one alone). */
   workers: number;
-  /** `--dev`: the preset (`--watch --no-cache --cors`, bound to localhost unless `-b` is given). */
+  /** `--listing python|rich` (`rich` under `--dev`): the handler's `listing`. */
+  listing: ListingStyle;
+  /** `--charset CHARSET` (`utf-8` under `--dev`): the handler's `charset`. */
+  charset: string | null;
+  /** `--no-dotfiles`: the handler's `dotfiles` (false). */
+  dotfiles: boolean;
+  /**
+   * `--dev`: the preset, `-b localhost --watch --no-cache --cors --listing rich --charset utf-8`,
+   * each part overridden by the flag given with it.
+   */
   dev: boolean;
+  /** Whether any flag beyond Python's was given: then the terminal says more than the banner. */
+  additions: boolean;
 
   // Reliability (docs/SECURITY.md). Each is present only when given: absent, the library's default
   // stays in force. A timeout of 0 is `null`, no limit (as 0 disables Node's own HTTP timeouts).
@@ -96,6 +114,7 @@ const OPTIONS: readonly OptionSpec[] = [
     dest: "protocol",
     kind: "value",
     metavar: "VERSION",
+    convert: protocolVersion,
     help: `conform to this HTTP version (default: ${DEFAULT_PROTOCOL})`,
   },
   {
@@ -174,10 +193,32 @@ const OPTIONS: readonly OptionSpec[] = [
       help: "serve with N processes (auto: one per CPU)",
     },
     {
+      flags: ["--listing"],
+      dest: "listing",
+      kind: "value",
+      metavar: "STYLE",
+      convert: listingStyle,
+      help: "list directories as python (default) or rich: sizes, dates, sorting, a filter, JSON",
+    },
+    {
+      flags: ["--charset"],
+      dest: "charset",
+      kind: "value",
+      metavar: "CHARSET",
+      convert: charsetName,
+      help: "add ; charset=CHARSET to text, JavaScript, JSON, XML and SVG files that name none",
+    },
+    {
+      flags: ["--no-dotfiles"],
+      dest: "no_dotfiles",
+      kind: "switch",
+      help: "answer 404 for names starting with a dot, and leave them out of listings (but /.well-known/)",
+    },
+    {
       flags: ["--dev"],
       dest: "dev",
       kind: "switch",
-      help: "--watch --no-cache --cors on localhost (unless -b is given)",
+      help: `for working on a site: -b ${DEV_BIND} --watch --no-cache --cors --listing ${DEV_LISTING} --charset ${DEV_CHARSET} (flags given with it win)`,
     },
     {
       flags: ["--header-timeout"],
@@ -225,6 +266,7 @@ const OPTIONS: readonly OptionSpec[] = [
       kind: "switch",
       help: "answer 404 for a symbolic link that leads outside the directory",
     },
+    { flags: ["--version"], dest: "version", kind: "version", help: "show the version and exit" },
   ]),
 ];
 
@@ -302,6 +344,34 @@ export function connectionCount(text: string): number {
 /** More processes than this is surely a typing mistake. */
 const MAX_WORKERS = 1024n;
 
+/**
+ * `-p VERSION`: `HTTP/<digit>.<digit>`. Python takes any text, so `-p 8080` (meant as a port)
+ * starts on port 8000 and answers every request with the status line `8080 200 OK`.
+ */
+export function protocolVersion(text: string): string {
+  if (!/^HTTP\/\d\.\d$/.test(text)) {
+    throw new RangeError(`invalid protocol ${pyRepr(text)} (expected HTTP/1.0 or HTTP/1.1; the port is the positional argument)`);
+  }
+  return text;
+}
+
+/** `--listing STYLE`: one of `LISTING_STYLES`, in argparse's words for a bad choice. */
+export function listingStyle(text: string): ListingStyle {
+  if (!(LISTING_STYLES as readonly string[]).includes(text)) {
+    throw new RangeError(`invalid choice: ${pyRepr(text)} (choose from ${LISTING_STYLES.join(", ")})`);
+  }
+  return text as ListingStyle;
+}
+
+/** `--charset CHARSET`: a name that can go into a header (`utf-8`, `iso-8859-1`). */
+export function charsetName(text: string): string {
+  try {
+    return checkCharset(text)!;
+  } catch {
+    throw new RangeError(`invalid charset ${pyRepr(text)} (expected a name such as utf-8)`);
+  }
+}
+
 /** `--spa FILE`: any file name but an empty one. */
 function spaFile(text: string): string {
   if (text === "") throw new RangeError("expected a file name");
@@ -344,7 +414,7 @@ export function usageErrorText(message: string): string {
  * Reads the arguments (`argv` without `node` and the script). Returns `"help"` for `-h`;
  * throws `UsageError` with argparse's message for anything it would refuse.
  */
-export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): CommandLine | "help" {
+export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): CommandLine | "help" | "version" {
   let result;
   try {
     result = parser.parse(argv);
@@ -352,7 +422,7 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     if (error instanceof ArgumentError) throw new UsageError(error.message);
     throw error;
   }
-  if (result.help) return "help";
+  if (result.help) return result.version ? "version" : "help";
   const { values, positionals } = result;
   const text = (name: string) => (values[name] as string | undefined) ?? null;
   const dev = values["dev"] === true;
@@ -379,7 +449,11 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     open: values["open"] === true,
     quiet: values["quiet"] === true,
     workers: (values["workers"] as number | undefined) ?? 1,
+    listing: (values["listing"] as ListingStyle | undefined) ?? (dev ? DEV_LISTING : "python"),
+    charset: text("charset") ?? (dev ? DEV_CHARSET : null),
+    dotfiles: values["no_dotfiles"] !== true,
     dev,
+    additions: parser.options.some((spec) => spec.group === BEYOND_PYTHON && values[spec.dest] !== undefined),
   };
   // The reliability flags, only when given (see `CommandLine`).
   for (const name of ["header_timeout", "keepalive_timeout", "write_timeout", "max_connections", "shutdown_grace"] as const) {

@@ -22,6 +22,10 @@ export interface ServeOptions {
   directory: string;
   /** `--open`: open the served URL in a browser once listening. @default false */
   open?: boolean;
+  /** What to print after the banner for the address bound (startup.ts); nothing by default. */
+  announce?: (address: Address) => string;
+  /** Warnings to print on stderr once listening (startup.ts). */
+  warnings?: string;
 }
 
 /** The wildcard addresses tried in order when no `-b` is given; the second if the host has no IPv6. */
@@ -111,7 +115,8 @@ export async function serve(options: ServeOptions): Promise<number> {
   try {
     // Listening for Ctrl-C before the banner: whoever reads the banner may interrupt at once.
     const signalled = nextSignal();
-    process.stdout.write(bannerText(choice.scheme, httpd.server_address));
+    process.stdout.write(bannerText(choice.scheme, httpd.server_address) + (options.announce?.(httpd.server_address) ?? ""));
+    if (options.warnings) process.stderr.write(options.warnings);
     choice.livereload?.start();
     if (options.open) openBrowser(browserUrl(choice.scheme, httpd.server_address));
     const signal = await serveUntilSignal(httpd, undefined, signalled);

@@ -126,7 +126,7 @@ type CommandLineHandler = typeof SimpleHTTPRequestHandler & DirectoryHandlerClas
 /**
  * A new subclass of `CGIHTTPRequestHandler` (`--cgi`) or `SimpleHTTPRequestHandler`, with the
  * options of the command line set as its class attributes (`etag`, `cors`, `extra_headers`,
- * `cache_control`, `compress`, `precompressed`, `spa`, and when given `header_timeout`,
+ * `cache_control`, `compress`, `precompressed`, `spa`, `listing`, `charset`, `dotfiles`, and when given `header_timeout`,
  * `keepalive_timeout`, `write_timeout`, `follow_symlinks`; `serve()` sets `protocol_version`), with
  * no request log for `--quiet`, and live reload for `--watch`. A class per run: programs that
  * import the library and run the command line keep their classes as they were.
@@ -150,6 +150,9 @@ export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub 
   Handler.compress = command.compress;
   Handler.precompressed = command.precompressed;
   Handler.spa = command.spa;
+  Handler.listing = command.listing;
+  Handler.charset = command.charset;
+  Handler.dotfiles = command.dotfiles;
   // The reliability flags, when given; otherwise the library's defaults stay.
   if (command.header_timeout !== undefined) Handler.header_timeout = command.header_timeout;
   if (command.keepalive_timeout !== undefined) Handler.keepalive_timeout = command.keepalive_timeout;

@@ -37,6 +37,7 @@ import {
 } from "./serve.js";
 import { HTTPDualStackServer, chooseServer } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
+import { startupText, startupWarnings } from "./startup.js";
 import type { Address } from "../socketserver/address.js";
 import { settleWithin } from "../socketserver/servers.js";
 
@@ -134,7 +135,8 @@ export async function runPrimary(command: CommandLine): Promise<number> {
   try {
     const { scheme, address } = await primary.start();
     const signalled = nextSignal(); // before the banner: whoever reads it may interrupt at once
-    process.stdout.write(bannerText(scheme, address));
+    process.stdout.write(bannerText(scheme, address) + startupText(command, scheme, address));
+    process.stderr.write(startupWarnings(command));
     if (command.open) openBrowser(browserUrl(scheme, address));
     const signal = await Promise.race([signalled, primary.failed]);
     if (signal === "SIGINT") process.stdout.write("\nKeyboard interrupt received, exiting.\n");

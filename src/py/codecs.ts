@@ -164,3 +164,17 @@ export function fsencode(path: string): Buffer {
 export function fsPath(path: string): string | Buffer {
   return hasSurrogate(path) ? fsencode(path) : path;
 }
+
+/**
+ * A directory listing's bytes: UTF-8, with U+DC80–U+DCFF standing for the raw bytes of names that
+ * are not UTF-8 (`surrogateescape`). Python fails (and sends nothing) on any other lone surrogate,
+ * which only a crafted request path can put in a listing's title; U+FFFD is sent for it instead.
+ */
+export function encodeListing(html: string): Buffer {
+  try {
+    return encodeUtf8(html, "surrogateescape");
+  } catch {
+    const cleaned = html.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udc7f\udd00-\udfff]/g, "\ufffd");
+    return encodeUtf8(cleaned, "surrogateescape");
+  }
+}

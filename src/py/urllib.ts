@@ -95,6 +95,19 @@ export interface QuoteOptions {
   errors?: EncodeErrors;
 }
 
+/**
+ * How `translate_path` decodes a URL path: `unquote(text, errors='surrogatepass')` (an encoded
+ * surrogate, such as a listing's link to a name that is not UTF-8, decodes back to it), or plain
+ * `unquote(text)` (U+FFFD for bytes that are not UTF-8) when that raises.
+ */
+export function unquoteWithFallback(text: string): string {
+  try {
+    return unquote(text, { errors: "surrogatepass" });
+  } catch {
+    return unquote(text);
+  }
+}
+
 /** `urllib.parse.quote_from_bytes(bytes, safe)`: every byte not safe becomes `%XX` (upper case). */
 export function quote_from_bytes(bytes: Uint8Array, safe = "/"): string {
   const table = quoterFor(safe);

@@ -33,8 +33,8 @@ import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { guess_file_type } from "../http/mime.js";
 import { BytesIO, FileIO, type FileLike } from "../py/io.js";
-import { encodeUtf8, fsdecode, fsencode, fsPath } from "../py/codecs.js";
-import { quote, unquote, urlsplit, urlunsplit } from "../py/urllib.js";
+import { encodeListing, encodeUtf8, fsdecode, fsencode, fsPath } from "../py/codecs.js";
+import { quote, unquoteWithFallback, urlsplit, urlunsplit } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
 import { hasSurrogate, htmlEscape } from "../py/text.js";
 import { pyRepr } from "../py/format.js";
@@ -44,6 +44,9 @@ import { ALLOW_ORIGIN, checkHeaderList, isPreflight, preflightHeaders, spaFallba
 import { resolvesOutside } from "./paths.js";
 import { SmallFileCache } from "./file_cache.js";
 import { WRITTEN } from "../socketserver/writer.js";
+import { checkCharset, withCharset } from "../features/charset.js";
+import { isHiddenPath, withoutDotfiles } from "../features/dotfiles.js";
+import { sendRichListing, type ListingStyle } from "../features/rich_listing.js";
 
 export type { FileLike } from "../py/io.js";
 export { BytesIO, FileIO } from "../py/io.js";
@@ -236,15 +239,6 @@ function translateUncached(path: string, directory: string, flavour: PathFlavour
   return trailingSlash ? result + "/" : result;
 }
 
-/** `unquote(text, errors='surrogatepass')`, or `unquote(text)` (U+FFFD) if that raises. */
-function unquoteWithFallback(text: string): string {
-  try {
-    return unquote(text, { errors: "surrogatepass" });
-  } catch {
-    return unquote(text);
-  }
-}
-
 /** `os.fspath(directory)` for the forms accepted here. */
 function fspath(directory: string | URL): string {
   return directory instanceof URL ? fileURLToPath(directory) : directory;
@@ -269,14 +263,15 @@ const NO_THROW = { throwIfNoEntry: false } as const;
 /** Small files served from memory, each checked against the request's own stat. */
 const smallFiles = new SmallFileCache();
 
-/** One directory entry as `list_directory` needs it. */
-interface Entry {
+/** One directory entry as `list_directory` needs it (and hands to the rich listing). */
+export interface ListingEntry {
   name: string;
   /** `name.lower()`, the sort key. */
   key: string;
   isDir: boolean;
   isLink: boolean;
 }
+type Entry = ListingEntry;
 
 /**
  * `os.listdir(path)` sorted as Python's listing sorts it (`sort(key=str.lower)`, stable), with
@@ -341,20 +336,6 @@ function sortByLower(entries: Entry[]): Entry[] {
   }
   // Without surrogates, UTF-16 order is code point order: plain comparison, no encoding.
   return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
-/**
- * The listing's bytes: UTF-8, with U+DC80–U+DCFF standing for the raw bytes of names that are
- * not UTF-8 (`surrogateescape`). Python fails (and sends nothing) on any other lone surrogate,
- * which only a crafted request path can put in the title; we send U+FFFD for it instead.
- */
-function encodeListing(html: string): Buffer {
-  try {
-    return encodeUtf8(html, "surrogateescape");
-  } catch {
-    const cleaned = html.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udc7f\udd00-\udfff]/g, "\ufffd");
-    return encodeUtf8(cleaned, "surrogateescape");
-  }
 }
 
 /** A file `send_head` has opened: its fstat, and its content as a `FileLike` once wanted. */
@@ -480,6 +461,24 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    * @default null
    */
   static spa: string | null = null;
+  /**
+   * The page a directory without an index page gets: `"python"`, Python's list of links, or
+   * `"rich"`, a file browser (sizes, dates, sorting, a filter, JSON on request; features/rich_listing.ts).
+   * @default "python"
+   */
+  static listing: ListingStyle = "python";
+  /**
+   * A charset added to textual types that name none (`text/*`, JavaScript, JSON, XML, SVG), e.g.
+   * `"utf-8"`; null leaves Python's types as they are (features/charset.ts).
+   * @default null
+   */
+  static charset: string | null = null;
+  /**
+   * Serve and list names starting with `.`, as Python does; `false` answers them `404 File not
+   * found` and leaves them out of listings, except `/.well-known/` (features/dotfiles.ts).
+   * @default true
+   */
+  static dotfiles = true;
 
   extensions_map: Record<string, string> = (this.constructor as SimpleHandlerClass).extensions_map;
   index_pages: readonly string[] = (this.constructor as SimpleHandlerClass).index_pages;
@@ -491,6 +490,9 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   precompressed: boolean = (this.constructor as SimpleHandlerClass).precompressed;
   spa: string | null = (this.constructor as SimpleHandlerClass).spa;
   follow_symlinks: boolean = (this.constructor as SimpleHandlerClass).follow_symlinks;
+  listing: ListingStyle = (this.constructor as SimpleHandlerClass).listing;
+  charset: string | null = checkCharset((this.constructor as SimpleHandlerClass).charset);
+  dotfiles: boolean = (this.constructor as SimpleHandlerClass).dotfiles;
   /** The status of the response being written (so that a `100 Continue` gets no added headers). */
   private responseCode = 0;
   /** Headers for the next `end_headers()` (see `defer_header`). */
@@ -586,6 +588,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   async send_head(): Promise<FileLike | null> {
     let path = this.translate_path(this.path);
+    if (!this.dotfiles && (await this.refusedDotfile())) return null;
     if (!this.follow_symlinks && (await this.refusedOutside(path))) return null;
     let stats = statOrNull(path);
     if (stats?.isDirectory()) {
@@ -616,7 +619,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
         stats = statOrNull(path);
       }
     }
-    const ctype = this.guess_type(path);
+    const ctype = withCharset(this.guess_type(path), this.charset);
     // A file named with a trailing slash is not that file (bpo-17324).
     if (path.endsWith("/")) {
       await this.send_error(404, "File not found");
@@ -682,6 +685,13 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     }
   }
 
+  /** With `dotfiles` off: true, having sent 404, when the request's path names a dotfile. */
+  private async refusedDotfile(): Promise<boolean> {
+    if (!isHiddenPath(this.path)) return false;
+    await this.send_error(404, "File not found");
+    return true;
+  }
+
   /** With `follow_symlinks` off: true, having sent 404, when `path` resolves outside `directory`. */
   private async refusedOutside(path: string): Promise<boolean> {
     if (!(await resolvesOutside(path, this.directory))) return false;
@@ -702,6 +712,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       await this.send_error(404, "No permission to list directory");
       return null;
     }
+    if (!this.dotfiles) entries = withoutDotfiles(entries, this.path);
+    if (this.listing === "rich") return sendRichListing(this, path, entries);
     const displaypath = htmlEscape(unquoteWithFallback(this.path.split("#", 1)[0]!.split("?", 1)[0]!), false);
     const title = `Directory listing for ${displaypath}`;
     const lines = [
