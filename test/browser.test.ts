@@ -252,4 +252,130 @@ describe("in Chromium", () => {
     const missing = await page.goto(`http://127.0.0.1:${port}/app/missing.js`);
     assert.equal(missing?.status(), 404);
   });
+
+  describe("the rich listing (--listing rich, --dev)", () => {
+    const LONG = "a-very-long-file-name-without-any-space-that-a-phone-screen-could-never-show-on-one-line-0123456789.txt";
+    let dir = "";
+    before(() => {
+      dir = site("rich", {
+        "docs/readme.txt": "inside docs\n",
+        "big.bin": Buffer.alloc(50_000, 1),
+        "medium.txt": "m".repeat(5000),
+        "small.md": "# small\n",
+        "apple.txt": "apple\n",
+        "application.js": "console.log('app');\n",
+        [LONG]: "long\n",
+      });
+    });
+
+    /**
+     * Console errors (CSP violations are reported there), page errors, and requests that leave the
+     * server. A plain file shown by the browser (no icon of its own) makes it ask for /favicon.ico,
+     * a 404 the console reports: those, and only those, are left out.
+     */
+    function watch(page: Page, port: number) {
+      const errors: string[] = [];
+      const external: string[] = [];
+      page.on("console", (message) => {
+        if (message.type() !== "error" && message.type() !== "warning") return;
+        if (message.location().url === `http://127.0.0.1:${port}/favicon.ico`) return;
+        errors.push(`${message.text()} (${message.location().url})`);
+      });
+      page.on("pageerror", (error) => errors.push(error.message));
+      page.on("request", (request) => {
+        const url = request.url();
+        if (!url.startsWith(`http://127.0.0.1:${port}/`) && !url.startsWith("data:")) external.push(url);
+      });
+      return { errors, external };
+    }
+
+    const rowNames = (page: Page) => page.locator("tbody tr:not([hidden]) td:first-child a").allTextContents();
+
+    test("sorting by size (the column's link, no script needed) puts the largest file first, folders still on top", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const { port } = await serving(t, ["-b", "127.0.0.1", "-d", dir, "--listing", "rich", "0"]);
+      const seen = watch(page, port);
+      await page.goto(`http://127.0.0.1:${port}/`);
+      assert.equal(await page.title(), "Directory listing for /");
+      await page.click("th >> text=Size");
+      await page.waitForURL(`http://127.0.0.1:${port}/?sort=size&order=desc`);
+      const names = await rowNames(page);
+      assert.deepEqual(names.slice(0, 3), ["docs/", "big.bin", "medium.txt"]);
+      await page.click("th >> text=Size");
+      await page.waitForURL(/order=asc$/);
+      assert.deepEqual((await rowNames(page)).slice(0, 3), ["docs/", LONG, "apple.txt"]); // 5 bytes, then 6
+      assert.deepEqual(seen.errors, []);
+      assert.deepEqual(seen.external, []);
+    });
+
+    test("the filter hides the rows that do not match, and / then the arrow keys and Enter open an entry", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const { port } = await serving(t, ["-b", "127.0.0.1", "-d", dir, "--listing", "rich", "0"]);
+      const seen = watch(page, port);
+      await page.goto(`http://127.0.0.1:${port}/`);
+      assert.equal((await rowNames(page)).length, 7);
+      await page.keyboard.press("/");
+      assert.equal(await page.evaluate("document.activeElement.id"), "filter");
+      await page.keyboard.type("APP");
+      assert.deepEqual(await rowNames(page), ["apple.txt", "application.js"]);
+      await page.keyboard.press("ArrowDown");
+      await page.keyboard.press("ArrowDown");
+      assert.equal(await page.evaluate("document.activeElement.textContent"), "application.js");
+      await page.keyboard.press("Enter");
+      await page.waitForURL(`http://127.0.0.1:${port}/application.js`);
+      assert.equal(await page.locator("body").textContent(), "console.log('app');\n");
+      // Back on the listing, from the top: the arrows go down to a folder, Enter opens it.
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.keyboard.press("ArrowDown");
+      await page.keyboard.press("Enter");
+      await page.waitForURL(`http://127.0.0.1:${port}/docs/`);
+      assert.deepEqual(await rowNames(page), ["../", "readme.txt"]);
+      assert.deepEqual(seen.errors, []);
+      assert.deepEqual(seen.external, []);
+    });
+
+    test("under --dev (live reload in the page): no console error, no CSP violation, no request leaving the server", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const server = await serving(t, ["--dev", "-b", "127.0.0.1", "-d", dir, "0"]);
+      const seen = watch(page, server.port);
+      const response = await page.goto(`http://127.0.0.1:${server.port}/docs/`);
+      assert.match(response!.headers()["content-security-policy"]!, /^default-src 'none'/);
+      // The live-reload script ran (the CSP let it): its event stream was opened.
+      await waitFor(() => server.proc.stderr().includes('"GET /__simplehttp/livereload HTTP/1.1" 200'), "the page's event stream", server.proc);
+      await page.click("text=readme.txt");
+      await page.waitForURL(/readme\.txt$/);
+      await page.goBack();
+      assert.deepEqual(seen.errors, []);
+      assert.deepEqual(seen.external, []);
+    });
+
+    test("light and dark follow prefers-color-scheme", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const { port } = await serving(t, ["-b", "127.0.0.1", "-d", dir, "--listing", "rich", "0"]);
+      await page.emulateMedia({ colorScheme: "light" });
+      await page.goto(`http://127.0.0.1:${port}/`);
+      const background = () => page.evaluate("getComputedStyle(document.body).backgroundColor");
+      const text = () => page.evaluate("getComputedStyle(document.body).color");
+      assert.equal(await background(), "rgb(255, 255, 255)");
+      await page.emulateMedia({ colorScheme: "dark" });
+      assert.equal(await background(), "rgb(18, 22, 28)");
+      assert.equal(await text(), "rgb(230, 237, 243)");
+    });
+
+    test("on a 375 px wide phone, nothing scrolls sideways, a long name included", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const { port } = await serving(t, ["-b", "127.0.0.1", "-d", dir, "--listing", "rich", "0"]);
+      await page.setViewportSize({ width: 375, height: 740 });
+      await page.goto(`http://127.0.0.1:${port}/?sort=mtime`);
+      assert.ok(await page.locator(`text=${LONG}`).isVisible());
+      const [scrollWidth, clientWidth] = (await page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")) as number[];
+      assert.ok(scrollWidth! <= clientWidth!, `scrollWidth ${scrollWidth} > clientWidth ${clientWidth}`);
+      assert.equal(clientWidth, 375);
+    });
+  });
 });

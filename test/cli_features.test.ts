@@ -7,7 +7,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { lookup } from "node:dns/promises";
 import { PYTHON_USAGE, TIMEOUT, killAll, request, testUsageErrors, run, startServer, stop, waitFor, withServer } from "./cli_process.js";
@@ -17,6 +18,8 @@ import { browserUrl, openerCommand } from "../src/cli/open.js";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { CGIHTTPRequestHandler } from "../src/server/cgi_handler.js";
 import { LIVERELOAD_SCRIPT } from "../src/server/livereload.js";
+import { networkAddresses } from "../src/cli/startup.js";
+import { MAIN } from "./cli_process.js";
 
 
 const ADDITIONS_HELP = `
@@ -39,8 +42,15 @@ beyond python -m http.server:
   --open                open the served URL in a web browser
   --quiet               do not log requests
   --workers N           serve with N processes (auto: one per CPU)
-  --dev                 --watch --no-cache --cors on localhost (unless -b is
-                        given)
+  --listing STYLE       list directories as python (default) or rich: sizes,
+                        dates, sorting, a filter, JSON
+  --charset CHARSET     add ; charset=CHARSET to text, JavaScript, JSON, XML
+                        and SVG files that name none
+  --no-dotfiles         answer 404 for names starting with a dot, and leave
+                        them out of listings (but /.well-known/)
+  --dev                 for working on a site: -b localhost --watch --no-cache
+                        --cors --listing rich --charset utf-8 (flags given
+                        with it win)
   --header-timeout SECONDS
                         cut off a client that takes over SECONDS to send its
                         request line and headers (default: 30; 0: no limit)
@@ -57,6 +67,7 @@ beyond python -m http.server:
                         for up to SECONDS (default: 10)
   --no-follow-symlinks  answer 404 for a symbolic link that leads outside the
                         directory
+  --version             show the version and exit
 `;
 
 const INDEX = "<!DOCTYPE html>\n<html><body><h1>the app</h1></body></html>\n";
@@ -73,6 +84,7 @@ before(() => {
   writeFileSync(join(root, "app.js.gz"), gzipSync("console.log('from the .gz');\n"));
   mkdirSync(join(root, "sub"));
   writeFileSync(join(root, "sub", "b.txt"), "bee\n");
+  writeFileSync(join(root, "résumé.txt"), "résumé\n");
 });
 after(() => {
   killAll();
@@ -108,6 +120,15 @@ describe("usage errors in the additions: Python's usage, one error line, exit st
     [["--spa="], "argument --spa: expected a file name"],
     [["--etag=yes"], "argument --etag: ignored explicit argument 'yes'"],
     [["--co"], "ambiguous option: --co could match --cors, --compress"],
+    // Python takes any -p; a port given as -p would answer every request with "8080 200 OK".
+    [["-p", "8080"], "argument -p/--protocol: invalid protocol '8080' (expected HTTP/1.0 or HTTP/1.1; the port is the positional argument)"],
+    [["--protocol=http/1.1"], "argument -p/--protocol: invalid protocol 'http/1.1' (expected HTTP/1.0 or HTTP/1.1; the port is the positional argument)"],
+    [["-pHTTP/1.10"], "argument -p/--protocol: invalid protocol 'HTTP/1.10' (expected HTTP/1.0 or HTTP/1.1; the port is the positional argument)"],
+    [["--listing", "fancy"], "argument --listing: invalid choice: 'fancy' (choose from python, rich)"],
+    [["--listing"], "argument --listing: expected one argument"],
+    [["--charset", "utf 8"], "argument --charset: invalid charset 'utf 8' (expected a name such as utf-8)"],
+    [["--charset", "utf-8\r\nX: y"], "argument --charset: invalid charset 'utf-8\\r\\nX: y' (expected a name such as utf-8)"],
+    [["--no-dotfiles=yes"], "argument --no-dotfiles: ignored explicit argument 'yes'"],
   ];
   testUsageErrors(cases);
 });
@@ -324,14 +345,21 @@ describe("what each flag does to the responses", () => {
     }
   });
 
-  test("--dev: localhost, CORS, no-cache and the live-reload script", TIMEOUT, async () => {
+  test("--dev: localhost, CORS, no-cache, the live-reload script, the rich listing, UTF-8 text; the terminal says so", TIMEOUT, async () => {
     const { address } = await lookup("localhost");
-    await withServer(["-d", root, "--dev", "0"], async ({ host, port }) => {
+    await withServer(["-d", root, "--dev", "0"], async ({ host, port, startup }) => {
       assert.equal(host, address);
       const page = await request(port, "/index.html", [], "GET", address);
       assert.equal(page.headers["access-control-allow-origin"], "*");
       assert.equal(page.headers["cache-control"], "no-cache");
+      assert.equal(page.headers["content-type"], "text/html; charset=utf-8");
       assert.ok(page.body.toString().includes(LIVERELOAD_SCRIPT));
+      const listing = await request(port, "/sub/", [], "GET", address);
+      assert.match(listing.headers["content-security-policy"]!, /^default-src 'none'/);
+      assert.ok(listing.body.toString().includes('<a href="b.txt"><svg><use href="#t"/></svg>b.txt</a>'));
+      assert.ok(listing.body.toString().includes(LIVERELOAD_SCRIPT), "live reload on the listing too (its CSP allows it)");
+      assert.equal((await request(port, "/a.txt", [], "GET", address)).headers["content-type"], "text/plain; charset=utf-8");
+      assert.equal(startup, `  Local:    http://localhost:${port}/\n  Features: live reload, no-cache, CORS, rich listing, charset utf-8\n`);
     });
   });
 });
@@ -402,5 +430,131 @@ describe("--open", () => {
     assert.deepEqual(openerCommand("http://x/", "linux"), ["xdg-open", ["http://x/"]]);
     assert.deepEqual(openerCommand("http://x/", "darwin"), ["open", ["http://x/"]]);
     assert.deepEqual(openerCommand("http://x/?a=1&b=2", "win32"), ["cmd", ["/c", "start", '""', "http://x/?a=1^&b=2"]]);
+  });
+});
+
+describe("the file browser, the terminal, no traps (issue 13)", () => {
+  test("--version prints simplehttp and the package's version, and exits 0", TIMEOUT, async () => {
+    const result = await run(["--version"]);
+    const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    assert.deepEqual([result.code, result.stdout, result.stderr], [0, `simplehttp ${version}\n`, ""]);
+  });
+
+  test("--listing rich: the file browser, its CSP, JSON on request; Python's page without the flag", TIMEOUT, async () => {
+    await withServer(at("--listing", "rich"), async ({ port }) => {
+      const page = await request(port, "/sub/");
+      assert.equal(page.headers["content-type"], "text/html; charset=utf-8");
+      assert.match(page.headers["content-security-policy"]!, /^default-src 'none'; style-src 'sha256-/);
+      assert.match(page.body.toString(), /<p>0 folders, 1 file, 4 B<\/p>/);
+      const json = await request(port, "/sub/", ["Accept: application/json"]);
+      assert.deepEqual((JSON.parse(json.body.toString()) as { name: string }[]).map((item) => item.name), ["b.txt"]);
+    });
+    await withServer(at(), async ({ port }) => {
+      assert.ok((await request(port, "/sub/")).body.toString().includes('<li><a href="b.txt">b.txt</a></li>'));
+    });
+  });
+
+  test("--charset utf-8: text gets the charset (no more résumé as rÃ©sumÃ©); without it, Python's type", TIMEOUT, async () => {
+    await withServer(at("--charset", "utf-8"), async ({ port }) => {
+      const reply = await request(port, "/r%C3%A9sum%C3%A9.txt");
+      assert.equal(reply.headers["content-type"], "text/plain; charset=utf-8");
+      assert.equal(reply.body.toString(), "résumé\n");
+    });
+    await withServer(at(), async ({ port }) => {
+      assert.equal((await request(port, "/r%C3%A9sum%C3%A9.txt")).headers["content-type"], "text/plain");
+    });
+  });
+
+  test("--no-dotfiles: .env is 404 File not found and not listed; /.well-known/ is served and listed", TIMEOUT, async () => {
+    const dots = join(root, "dots");
+    mkdirSync(join(dots, ".well-known"), { recursive: true });
+    mkdirSync(join(dots, ".git"), { recursive: true });
+    writeFileSync(join(dots, ".env"), "SECRET=1\n");
+    writeFileSync(join(dots, ".git", "config"), "[core]\n");
+    writeFileSync(join(dots, ".well-known", "security.txt"), "Contact: mailto:x@example.org\n");
+    writeFileSync(join(dots, "a.txt"), "a\n");
+    await withServer(["-b", "127.0.0.1", "-d", dots, "--no-dotfiles", "--listing=rich", "0"], async ({ port }) => {
+      for (const path of ["/.env", "/%2eenv", "/.git/config", "/a.txt/../.git/config"]) {
+        assert.equal((await request(port, path)).status, "HTTP/1.0 404 File not found", path);
+      }
+      assert.equal((await request(port, "/.well-known/security.txt")).body.toString(), "Contact: mailto:x@example.org\n");
+      const names = (JSON.parse((await request(port, "/?format=json")).body.toString()) as { name: string }[]).map((item) => item.name);
+      assert.deepEqual(names, [".well-known/", "a.txt"]);
+    });
+    await withServer(["-b", "127.0.0.1", "-d", dots, "0"], async ({ port }) => {
+      assert.equal((await request(port, "/.env")).body.toString(), "SECRET=1\n", "served without the flag, as by Python");
+    });
+  });
+
+  describe("the terminal", () => {
+    test("without our flags: Python's banner alone", TIMEOUT, async () => {
+      await withServer(at(), async ({ startup, proc }) => {
+        assert.equal(startup, "");
+        assert.match(proc.stdout(), /^Serving HTTP on 127\.0\.0\.1 port \d+ \(http:\/\/127\.0\.0\.1:\d+\/\) \.\.\.\n$/);
+      });
+    });
+
+    test("with one: Python's banner first, byte for byte, then the URL to open and the features on", TIMEOUT, async () => {
+      await withServer(at("--cors", "--etag"), async ({ port, banner, startup }) => {
+        assert.ok(banner.startsWith(`Serving HTTP on 127.0.0.1 port ${port} (http://127.0.0.1:${port}/) ...\n`));
+        assert.equal(startup, `  Local:    http://localhost:${port}/\n  Features: CORS, ETags\n`);
+      });
+    });
+
+    test("bound to all interfaces: localhost, then each LAN address of this machine (IPv6 bracketed)", TIMEOUT, async () => {
+      await withServer(["-d", root, "--quiet", "0"], async ({ host, port, startup }) => {
+        const lan = networkAddresses(host === "::").map((address) => `  Network:  http://${address.includes(":") ? `[${address}]` : address}:${port}/\n`);
+        assert.equal(startup, `  Local:    http://localhost:${port}/\n${lan.join("")}  Features: no request log\n`);
+      });
+    });
+
+    test("--spa FILE that does not exist: a warning, and the server serves", TIMEOUT, async () => {
+      await withServer(at("--spa=nope.html"), async ({ port, proc }) => {
+        await waitFor(() => proc.stderr().includes("\n"), "the warning", proc);
+        assert.equal(proc.stderr(), `simplehttp: warning: --spa: nope.html is not a file in ${root}; missing paths will get 404\n`);
+        assert.equal((await request(port, "/a.txt")).body.toString(), "hello\n");
+      });
+    });
+
+    test("--open whose opener fails (no display): one line saying so, and the server serves", TIMEOUT, async (t) => {
+      if (process.platform !== "linux") return t.skip("the opener is xdg-open on Linux only");
+      const bin = join(root, "failing-bin");
+      mkdirSync(bin, { recursive: true });
+      // xdg-open without a display finds no browser and exits with status 3.
+      writeFileSync(join(bin, "xdg-open"), "#!/bin/sh\necho 'xdg-open: no method available' >&2\nexit 3\n");
+      chmodSync(join(bin, "xdg-open"), 0o755);
+      const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env["PATH"]}` };
+      delete env["DISPLAY"];
+      delete env["WAYLAND_DISPLAY"];
+      await withServer(at("--open"), async ({ port, proc }) => {
+        await waitFor(() => proc.stderr().includes("\n"), "the complaint", proc);
+        await new Promise((resolve) => setTimeout(resolve, 300)); // time for a second line, were there one
+        assert.equal(
+          proc.stderr(),
+          `simplehttp: could not open a browser (xdg-open exited with status 3: no display, DISPLAY and WAYLAND_DISPLAY are not set); the URL is http://127.0.0.1:${port}/\n`,
+        );
+        assert.equal((await request(port, "/a.txt")).body.toString(), "hello\n");
+      }, { env });
+    });
+  });
+
+  describe("npm start", () => {
+    const repo = fileURLToPath(new URL("../../", import.meta.url));
+
+    test("package.json's start script builds, then runs the entry point that serves INIT_CWD", () => {
+      const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { scripts: Record<string, string> };
+      assert.equal(manifest.scripts["start"], "tsc -p . && node dist/src/cli/npm_start.js");
+    });
+
+    test("run from the checkout's root as npm runs it, it serves the folder npm start was typed in; a relative -d resolves from there", TIMEOUT, async () => {
+      const script = join(dirname(MAIN), "npm_start.js");
+      const env = { ...process.env, INIT_CWD: root };
+      await withServer(["-b", "127.0.0.1", "0"], async ({ port }) => {
+        assert.equal((await request(port, "/a.txt")).body.toString(), "hello\n");
+      }, { cwd: repo, env, script });
+      await withServer(["-b", "127.0.0.1", "-d", "sub", "0"], async ({ port }) => {
+        assert.equal((await request(port, "/b.txt")).body.toString(), "bee\n");
+      }, { cwd: repo, env, script });
+    });
   });
 });

@@ -19,7 +19,11 @@ export const PYTHON_USAGE = `usage: simplehttp [-h] [--cgi] [-b ADDRESS] [-d DIR
 `;
 /** Generous: the machine is small and shared with other test runs. */
 export const TIMEOUT = { timeout: 60_000 };
-export const BANNER = /^Serving HTTP on (\S+) port (\d+) \(http:\/\/(\S+):(\d+)\/\) \.\.\.\n/;
+/**
+ * Python's banner, then the lines our flags add after it (indented, written with it: the URLs and
+ * the features on; see src/cli/startup.ts).
+ */
+export const BANNER = /^Serving HTTP on (\S+) port (\d+) \(http:\/\/(\S+):(\d+)\/\) \.\.\.\n(?: {2}\S.*\n)*/;
 
 export interface Exit {
   code: number | null;
@@ -99,7 +103,10 @@ export interface Running {
   proc: Proc;
   host: string;
   port: number;
+  /** Everything printed at startup: Python's banner line, then the lines our flags add. */
   banner: string;
+  /** The lines after Python's banner line ("" without our flags). */
+  startup: string;
 }
 
 /** Starts a server and waits for its banner; fails with its stderr if it exits first. */
@@ -109,7 +116,8 @@ export async function startServer(args: readonly string[], options: LaunchOption
     await waitFor(() => BANNER.test(proc.stdout()) || proc.hasExited(), "the banner", proc, 60_000);
     const match = BANNER.exec(proc.stdout());
     if (!match) assert.fail(`exited without a banner: ${JSON.stringify(await proc.exited)}, stderr: ${proc.stderr()}`);
-    return { proc, host: match[1]!, port: Number(match[2]), banner: match[0] };
+    const banner = match[0];
+    return { proc, host: match[1]!, port: Number(match[2]), banner, startup: banner.slice(banner.indexOf("\n") + 1) };
   } catch (error) {
     await stop(proc);
     throw error;

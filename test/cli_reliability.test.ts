@@ -225,7 +225,7 @@ describe("usage errors: Python's usage, one error line, exit status 2", () => {
     // New prefixes shared with earlier additions: argparse calls these ambiguous.
     [["--hea", "X-A: b"], "ambiguous option: --hea could match --header, --header-timeout"],
     [["--s"], "ambiguous option: --s could match --spa, --shutdown-grace"],
-    [["--no"], "ambiguous option: --no could match --no-cache, --no-follow-symlinks"],
+    [["--no"], "ambiguous option: --no could match --no-cache, --no-dotfiles, --no-follow-symlinks"],
     // An error comes in argparse's order: the flag's before a later bad port.
     [["--max-connections", "x", "abc"], "argument --max-connections: invalid int value: 'x'"],
   ];

@@ -22,11 +22,17 @@ export function openerCommand(url: string, platform: NodeJS.Platform = process.p
 
 /**
  * Opens `url` in a browser, detached: the opener outlives nothing and holds no terminal. A
- * missing or failing opener is one line on stderr; the server goes on serving.
+ * missing or failing opener is one line on stderr, once (a spawn error may be followed by an
+ * exit); the server goes on serving.
  */
-export function openBrowser(url: string): void {
+export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env): void {
   const [command, args] = openerCommand(url);
-  const complain = (why: string) => process.stderr.write(`${PROG}: could not open a browser (${why}); the URL is ${url}\n`);
+  let complained = false;
+  const complain = (why: string) => {
+    if (complained) return;
+    complained = true;
+    process.stderr.write(`${PROG}: could not open a browser (${why}); the URL is ${url}\n`);
+  };
   let child;
   try {
     child = spawn(command, args, { detached: true, stdio: "ignore", windowsHide: true });
@@ -38,7 +44,16 @@ export function openBrowser(url: string): void {
     complain(error.code === "ENOENT" ? `${command} not found` : `${command}: ${error.message}`);
   });
   child.on("exit", (code) => {
-    if (code !== null && code !== 0) complain(`${command} exited with status ${code}`);
+    if (code !== null && code !== 0) complain(`${command} exited with status ${code}${noDisplay(env)}`);
   });
   child.unref();
+}
+
+/**
+ * Why an opener most often fails on Linux: no graphical session (an SSH login, a container).
+ * `xdg-open` then looks for a text browser, finds none, and exits with status 3.
+ */
+function noDisplay(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string {
+  if (platform !== "linux" || env["DISPLAY"] || env["WAYLAND_DISPLAY"]) return "";
+  return ": no display, DISPLAY and WAYLAND_DISPLAY are not set";
 }

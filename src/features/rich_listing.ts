@@ -235,7 +235,7 @@ export function humanSize(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  const shown = value < 10 ? (Math.floor(value * 10) / 10).toFixed(1) : String(Math.floor(value));
+  const shown = value < 10 ? value.toFixed(1) : String(Math.round(value));
   return `${shown} ${UNITS[unit]}`;
 }
 
