@@ -25,6 +25,11 @@ export interface Workload {
   /** Also run against the fixed-body baselines (node:http, node:net). */
   baseline?: boolean;
   listing?: boolean;
+  /**
+   * simplehttp's rich listing (`--listing rich`): served by a simplehttp started with that flag;
+   * the other peers serve their own listing of the same directory (nginx: autoindex).
+   */
+  rich?: boolean;
   smoke: boolean;
 }
 
@@ -34,6 +39,7 @@ export const WORKLOADS: Workload[] = [
   { id: "64k", title: "GET 64 KiB keep-alive (c=50)", path: "/64k.bin", connections: 50, status: 200, smoke: false },
   { id: "1m", title: "GET 1 MiB keep-alive (c=50)", path: "/1m.bin", connections: 50, status: 200, smoke: true },
   { id: "listing", title: "listing of 1000 entries (c=4)", path: LISTING_PATH, connections: 4, status: 200, listing: true, smoke: true },
+  { id: "listing-rich", title: "rich listing of 1000 entries (c=4)", path: LISTING_PATH, connections: 4, status: 200, listing: true, rich: true, smoke: true },
   { id: "404", title: "404 (c=50)", path: MISSING_PATH, connections: 50, status: 404, smoke: true },
   { id: "100m", title: "one 100 MiB download (curl)", path: "/100m.bin", connections: 1, status: 200, download: true, smoke: true },
 ];

@@ -20,7 +20,7 @@ export interface Options {
 }
 
 export const USAGE = `usage: npm run bench -- [--smoke] [--profile] [--runs N] [--duration S] [--peers a,b]
-                           [--workloads 1k,1k-close,64k,1m,listing,404,100m] [--connections N]
+                           [--workloads 1k,1k-close,64k,1m,listing,listing-rich,404,100m] [--connections N]
                            [--no-install] [--keep] [--autocannon]
 
   --smoke         short runs, fewer peers, one round: under a minute (also BENCH_SMOKE=1)

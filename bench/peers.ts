@@ -44,6 +44,8 @@ export interface PeerSpec {
   fixedBody?: boolean;
   /** Has no directory listing. */
   noListing?: boolean;
+  /** simplehttp with `--listing rich`: serves the rich-listing workloads only (under simplehttp's name). */
+  richListing?: boolean;
   /** Part of `--smoke`. */
   smoke?: boolean;
   /** Why it cannot run here, or undefined when it can. */
@@ -102,9 +104,23 @@ const simplehttp: PeerSpec = {
   },
 };
 
+/** simplehttp with the rich listing, for the `rich` workloads (compared with nginx's autoindex). */
+const simplehttpRich: PeerSpec = {
+  ...simplehttp,
+  richListing: true,
+  launches: (ctx, port) => [
+    {
+      label: "simplehttp CLI (-p HTTP/1.1 --listing rich)",
+      cmd: node,
+      args: [join(ctx.paths.repo, "dist/src/cli/main.js"), String(port), "-b", HOST, "-d", ctx.fixture.www, "-p", "HTTP/1.1", "--listing", "rich"],
+    },
+  ],
+};
+
 /** Every peer, in report order; simplehttp first. */
 export const PEERS: PeerSpec[] = [
   simplehttp,
+  simplehttpRich,
   {
     name: "node:http",
     fixedBody: true,

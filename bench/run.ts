@@ -50,9 +50,14 @@ function usableWorkloads(workloads: Workload[], generator: string): { workloads:
   return { workloads: workloads.filter((w) => !w.close), dropped };
 }
 
-/** Whether `peer` can serve workload `w` (the fixed-body baselines only serve 1 KiB). */
+/**
+ * Whether `peer` can serve workload `w` (the fixed-body baselines only serve 1 KiB). simplehttp
+ * runs twice: as it starts by default, and with `--listing rich` for the rich-listing workload
+ * alone; both report as simplehttp, so the ratios compare the rich listing with the peers' own.
+ */
 function applies(peer: RunningPeer, w: Workload): boolean {
   if (peer.spec.fixedBody) return w.baseline === true;
+  if (peer.spec.name === SUBJECT && (w.rich === true) !== (peer.spec.richListing === true)) return false;
   return !(w.listing && peer.spec.noListing);
 }
 
@@ -88,7 +93,10 @@ async function measure(ctx: Context, peer: RunningPeer, w: Workload, seconds: nu
 
 /** One second of GET 1 KiB per server, so JITs and caches are warm before the first measurement. */
 async function warmUp(ctx: Context, running: RunningPeer[], script: string): Promise<void> {
-  for (const peer of running) await runLoad(ctx, WORKLOADS[0]!, peer.port, 1, script).catch(() => undefined);
+  for (const peer of running) {
+    const w = peer.spec.richListing ? WORKLOADS.find((workload) => workload.rich)! : WORKLOADS[0]!;
+    await runLoad(ctx, w, peer.port, 1, script).catch(() => undefined);
+  }
 }
 
 /** The round's peer order, rotated by one each round so no server always runs first. */
@@ -130,7 +138,7 @@ async function measureInto(ctx: Context, results: Results, peer: RunningPeer, w:
 
 /** The peers of the many-connections run: simplehttp, and node:http for scale. */
 function manyConnectionPeers(running: RunningPeer[]): RunningPeer[] {
-  return running.filter((p) => p.spec.name === SUBJECT || p.spec.name === "node:http");
+  return running.filter((p) => (p.spec.name === SUBJECT && !p.spec.richListing) || p.spec.name === "node:http");
 }
 
 async function rounds(ctx: Context, options: Options, running: RunningPeer[], workloads: Workload[], script: string): Promise<Results> {
@@ -172,6 +180,7 @@ function rowsFor(workloads: Workload[], running: RunningPeer[], results: Results
   const rows: Row[] = [];
   for (const w of workloads) {
     for (const peer of running) {
+      if (!fresh && !applies(peer, w)) continue;
       const ms = results.get(w, peer.spec.name);
       const idleKiB = fresh ? (results.freshIdleKiB.get(peer.spec.name) ?? peer.idleKiB) : peer.idleKiB;
       if (ms.length > 0) rows.push(summarize(w, peer.spec.name, idleKiB, ms));
@@ -185,7 +194,9 @@ async function benchmark(ctx: Context, options: Options): Promise<void> {
   if (!generator) throw new Error("no load generator: needs wrk (apt-get install wrk) or autocannon (npm install in bench/)");
   const script = writeWrkScript(ctx.fixture.root);
   const { workloads, dropped } = usableWorkloads(selectWorkloads(options), generator);
-  const { running, skipped } = await startPeers(ctx, selectPeers(options));
+  // simplehttp with --listing rich starts only when a rich-listing workload is to run.
+  const specs = selectPeers(options).filter((spec) => !spec.richListing || workloads.some((w) => w.rich));
+  const { running, skipped } = await startPeers(ctx, specs);
   skipped.push(...dropped);
   if (!running.some((p) => p.spec.name === SUBJECT)) process.stderr.write("bench: simplehttp did not start: no ratios\n");
   await warmUp(ctx, running, script);

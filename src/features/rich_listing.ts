@@ -44,14 +44,28 @@ export type ListingHandler = Pick<SimpleHTTPRequestHandler, "path" | "headers" |
 /** How long a directory's stats are reused (while its names stay the same). */
 export const STATS_MAX_AGE_MS = 1000;
 
-/** One entry with what its stat said, and its row and JSON object, rendered once. */
+/** One entry with what its stat said, and its row, rendered once (its JSON object when first asked for). */
 interface Item {
   isDir: boolean;
   size: number;
   /** Milliseconds since the epoch; NaN when the entry could not be stat'ed. */
   mtimeMs: number;
   row: string;
-  json: string;
+  /** The JSON object's fields, in Caddy's order then ours. */
+  fields: JsonFields;
+  json: string | null;
+}
+
+interface JsonFields {
+  name: string;
+  size: number;
+  url: string;
+  mod_time: string | null;
+  mode: number;
+  is_dir: boolean;
+  is_symlink: boolean;
+  type: "directory" | "file" | "other";
+  mtime: string | null;
 }
 
 /** A directory as last seen: its entries, their items, and the bodies already rendered from them. */
@@ -194,12 +208,12 @@ function describe(directory: string, { name, isDir, isLink }: ListingEntry): Ite
   const exact = time ? time.toISOString() : "";
   const icon = isDir ? "d" : fileIcon(name);
   const shownSize = isDir || !stats ? "—" : humanSize(size);
-  const item: Item = {
+  return {
     isDir,
     size,
     mtimeMs,
     row: row(href, icon, htmlEscape(displayname, false), shownSize, exact, time ? localMinute(time) : ""),
-    json: JSON.stringify({
+    fields: {
       name: linkname,
       size,
       url: href,
@@ -209,9 +223,9 @@ function describe(directory: string, { name, isDir, isLink }: ListingEntry): Ite
       is_symlink: isLink,
       type: isDir ? "directory" : stats?.isFile() ? "file" : "other",
       mtime: exact || null,
-    }),
+    },
+    json: null,
   };
-  return item;
 }
 
 function statOrNull(path: string, follow: boolean): Stats | null {
@@ -296,7 +310,7 @@ function ordered(items: readonly Item[], sort: SortKey, order: SortOrder): Item[
 }
 
 function renderJson(snapshot: Snapshot, sort: SortKey, order: SortOrder): Buffer {
-  const objects = ordered(snapshot.items, sort, order).map((item) => item.json);
+  const objects = ordered(snapshot.items, sort, order).map((item) => (item.json ??= JSON.stringify(item.fields)));
   return Buffer.from(`[${objects.join(",")}]\n`, "utf8");
 }
 
