@@ -66,3 +66,41 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** How a value looks in an argument error: `8000 (a number)`, `the string "127.0.0.1:8000"`. */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return `${String(value)} (a ${typeof value})`;
+  if (Array.isArray(value)) return `an array of ${value.length} (${value.map((item) => (typeof item === "string" ? JSON.stringify(item) : String(item))).join(", ")})`;
+  if (typeof value === "function") return `the function ${value.name || "(anonymous)"}`;
+  return `a ${value.constructor?.name ?? "object"}`;
+}
+
+const TCP_ADDRESS = 'a [host, port] array such as ["127.0.0.1", 8000] (host "" for every interface)';
+
+/**
+ * Checks `server_address` for a TCP or UDP server and returns a copy: a two-element `[host, port]`
+ * with a string host and an integer port from 0 to 65535. Anything else is refused here, at
+ * construction, rather than bound somewhere the caller did not ask for: a plain-JavaScript port of
+ * Python's `("127.0.0.1", 8000)` is the comma operator, the port alone.
+ * @throws TypeError for a value of the wrong shape or type, RangeError for a port out of range
+ */
+export function checkServerAddress(address: unknown): Address {
+  if (!Array.isArray(address)) {
+    const hint = typeof address === "number" ? ' (a Python tuple ("host", port) is written ["host", port])' : "";
+    throw new TypeError(`server_address must be ${TCP_ADDRESS}; got ${describeValue(address)}${hint}`);
+  }
+  if (address.length !== 2) {
+    const hint = address.length === 4 ? "; an IPv6 scope goes in the host (\"fe80::1%eth0\"), flow info is not supported" : "";
+    throw new TypeError(`server_address must be ${TCP_ADDRESS}; got ${describeValue(address)}${hint}`);
+  }
+  const [host, port] = address as unknown[];
+  if (typeof host !== "string") throw new TypeError(`server_address host must be a string; got ${describeValue(host)}`);
+  if (typeof port !== "number" || !Number.isInteger(port)) {
+    throw new TypeError(`server_address port must be an integer from 0 to 65535; got ${describeValue(port)}`);
+  }
+  if (port < 0 || port > 65535) throw new RangeError(`server_address port must be from 0 to 65535; got ${port}`);
+  return [host, port];
+}

@@ -70,6 +70,8 @@ export class SocketWriter {
   private corked = false;
   private lastError: Error | null = null;
   private rejectWaiter: ((error: Error) => void) | null = null;
+  /** The one Promise every write waiting for `drain` shares (one pair of listeners, however many wait). */
+  private drain: Promise<void> | null = null;
   closed = false;
   /**
    * When (`Date.now()`) the socket last stopped taking writes — the peer is not reading and the
@@ -128,7 +130,15 @@ export class SocketWriter {
     return this.socket.writableNeedDrain ? this.drained() : WRITTEN;
   }
 
+  /**
+   * Settles on the socket's next `drain` (or rejects when it closes or fails). Writes that do not
+   * await their Promise share one: a loop of un-awaited writes adds no listener per write.
+   */
   private drained(): Promise<void> {
+    return (this.drain ??= this.waitForDrain());
+  }
+
+  private waitForDrain(): Promise<void> {
     this.waitingSince ||= Date.now();
     const promise = new Promise<void>((resolve, reject) => {
       const onDrain = () => {
@@ -140,6 +150,7 @@ export class SocketWriter {
         reject(this.lastError ?? new ConnectionClosedError());
       };
       const cleanup = () => {
+        this.drain = null;
         this.waitingSince = 0;
         this.rejectWaiter = null;
         this.socket.off("drain", onDrain);
