@@ -34,7 +34,7 @@ export interface FormFile {
    * `undefined` when the part gave none.
    */
   filename: string | undefined;
-  /** The part's `Content-Type` (`application/octet-stream` when it gave none). */
+  /** The part's `Content-Type` (`text/plain` when it gave none, as RFC 7578 says). */
   mimeType: string;
   /**
    * The file's bytes. Errors with the `RequestBodyError` 413 when the file passes `fileSize`
@@ -91,12 +91,22 @@ export async function* parseForm(
   const parser = createParser(headers, limits);
   const state = new FormState();
 
+  // busboy cuts long names only in urlencoded bodies: multipart names are measured here.
+  const nameTooLong = (name: string, truncated = false) => {
+    if (!truncated && Buffer.byteLength(name) <= limits.fieldNameSize) return false;
+    state.fail(tooLarge(`a field name is longer than ${limits.fieldNameSize} bytes`));
+    return true;
+  };
   parser.on("field", (name, value, info) => {
-    if (info.nameTruncated) return state.fail(tooLarge(`a field name is longer than ${limits.fieldNameSize} bytes`));
+    if (nameTooLong(name, info.nameTruncated)) return;
     if (info.valueTruncated) return state.fail(tooLarge(`field ${JSON.stringify(name)} is longer than ${limits.fieldSize} bytes`));
     state.push({ type: "field", name, value, mimeType: info.mimeType });
   });
   parser.on("file", (name, stream, info) => {
+    // A file's stream may fail before the caller holds it (a limit, a malformed or abandoned
+    // body): the error then reaches the caller through the iterator, or its own pipeline.
+    stream.on("error", ignore);
+    if (nameTooLong(name)) return stream.resume();
     stream.once("limit", () => {
       const error = tooLarge(`file ${JSON.stringify(info.filename ?? name)} is larger than ${limits.fileSize} bytes`);
       stream.destroy(error);
@@ -255,6 +265,8 @@ class FormState {
     wake?.();
   }
 }
+
+function ignore(): void {}
 
 function tooLarge(what: string): RequestBodyError {
   return new RequestBodyError(413, `Form too large: ${what}`);
