@@ -11,7 +11,9 @@ export type Address = [host: string, port: number];
 
 export const AF_INET = "AF_INET";
 export const AF_INET6 = "AF_INET6";
-export type AddressFamily = typeof AF_INET | typeof AF_INET6;
+/** Unix-domain sockets (`UnixStreamServer`): the address is a file system path. */
+export const AF_UNIX = "AF_UNIX";
+export type AddressFamily = typeof AF_INET | typeof AF_INET6 | typeof AF_UNIX;
 
 /** The family an address belongs to: IPv6 for an IPv6 literal, IPv4 otherwise. */
 export function familyOf(host: string): AddressFamily {
@@ -29,8 +31,12 @@ export async function resolveBindHost(host: string, family: AddressFamily): Prom
   return address;
 }
 
-/** Python's `repr()` of an address tuple: `('127.0.0.1', 40622)`. */
-export function addressRepr(address: readonly unknown[]): string {
+/**
+ * How Python prints an address: the tuple's `repr()`, `('127.0.0.1', 40622)`; a Unix-socket
+ * address (a path, often `''` for a client) as the string itself.
+ */
+export function addressRepr(address: readonly unknown[] | string): string {
+  if (typeof address === "string") return address;
   const parts = address.map((part) => (typeof part === "string" ? `'${part}'` : String(part)));
   return `(${parts.join(", ")}${parts.length === 1 ? "," : ""})`;
 }

@@ -9,7 +9,7 @@ import type { Socket } from "node:net";
 import type { Address } from "./address.js";
 import type { BaseServer } from "./servers.js";
 import { SocketReader, SocketTimeoutError } from "./reader.js";
-import { ConnectionClosedError, SocketWriter } from "./writer.js";
+import { SocketWriter, connectionClosed } from "./writer.js";
 
 /**
  * A Python-style file a program may put in place of `rfile` — a `BytesIO` in a unit test, as
@@ -48,17 +48,8 @@ export class BaseRequestHandler<S extends BaseServer<any> = BaseServer> {
   finish(): void | Promise<void> {}
 
   /** `setup()`, `handle()`, then `finish()` (always), as Python's `__init__` does. */
-  async run(): Promise<void> {
-    // Each hook is awaited only when it returned a Promise: a synchronous one costs no turn.
-    const setup = this.setup();
-    if (setup) await setup;
-    try {
-      const handled = this.handle();
-      if (handled) await handled;
-    } finally {
-      const finished = this.finish();
-      if (finished) await finished;
-    }
+  run(): Promise<void> {
+    return runHooks(this);
   }
 
   /**
@@ -150,6 +141,27 @@ export class StreamRequestHandler<S extends BaseServer<any> = BaseServer> extend
   }
 }
 
+/** What `runHooks` calls: a request handler of either kind (stream or datagram). */
+export interface HandlerHooks {
+  setup(): void | Promise<void>;
+  handle(): void | Promise<void>;
+  finish(): void | Promise<void>;
+}
+
+/** `setup()`, `handle()`, then `finish()` (always). */
+export async function runHooks(handler: HandlerHooks): Promise<void> {
+  // Each hook is awaited only when it returned a Promise: a synchronous one costs no turn.
+  const setup = handler.setup();
+  if (setup) await setup;
+  try {
+    const handled = handler.handle();
+    if (handled) await handled;
+  } finally {
+    const finished = handler.finish();
+    if (finished) await finished;
+  }
+}
+
 /** An AbortController aborted when `socket`'s peer closes or resets the connection. */
 function abortOnClose(socket: Socket | null | undefined): AbortController {
   const controller = new AbortController();
@@ -158,13 +170,13 @@ function abortOnClose(socket: Socket | null | undefined): AbortController {
     socket.off("end", onEnd);
     socket.off("close", onClose);
     socket.off("error", onError);
-    if (!controller.signal.aborted) controller.abort(new ConnectionClosedError(code));
+    if (!controller.signal.aborted) controller.abort(connectionClosed(code));
   };
   const onEnd = gone("EPIPE");
   const onClose = gone("EPIPE");
   const onError = (error: NodeJS.ErrnoException) => gone(error.code === "ECONNRESET" ? "ECONNRESET" : "EPIPE")();
   if (socket.destroyed || socket.readableEnded) {
-    controller.abort(new ConnectionClosedError("EPIPE"));
+    controller.abort(connectionClosed());
     return controller;
   }
   socket.once("end", onEnd);

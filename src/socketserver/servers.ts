@@ -16,9 +16,12 @@ import { AcceptGuard, connectionLimits, type ConnectionLimits } from "./admissio
 import { logDateNow } from "../http/dates.js";
 import { scrubControlCharacters } from "../py/text.js";
 
-/** A request handler class: `new Handler(request, client_address, server)`. */
+/**
+ * A request handler class: `new Handler(request, client_address, server)`. The request is a
+ * connected socket for stream servers, `[data, socket]` for datagram servers.
+ */
 export type RequestHandlerClass<S extends BaseServer<any> = any> = new (
-  request: Socket,
+  request: any,
   client_address: Address,
   server: S,
 ) => BaseRequestHandler<any>;

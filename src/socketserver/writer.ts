@@ -49,7 +49,11 @@ export function isEnding(socket: Socket): boolean {
   return endingSockets.has(socket);
 }
 
-/** `BrokenPipeError` / `ConnectionResetError`: the peer is gone. */
+/**
+ * Python's `ConnectionError`: the peer is gone. What is thrown is one of its two subclasses,
+ * `BrokenPipeError` (`EPIPE`: writing to a connection the peer closed) or `ConnectionResetError`
+ * (`ECONNRESET`); `error instanceof ConnectionClosedError` catches both.
+ */
 export class ConnectionClosedError extends Error {
   code: string;
   constructor(code = "EPIPE", name = code === "ECONNRESET" ? "ConnectionResetError" : "BrokenPipeError") {
@@ -57,6 +61,25 @@ export class ConnectionClosedError extends Error {
     this.name = name;
     this.code = code;
   }
+}
+
+/** `BrokenPipeError`: `[Errno 32] Broken pipe`. */
+export class BrokenPipeError extends ConnectionClosedError {
+  constructor() {
+    super("EPIPE");
+  }
+}
+
+/** `ConnectionResetError`: `[Errno 104] Connection reset by peer`. */
+export class ConnectionResetError extends ConnectionClosedError {
+  constructor() {
+    super("ECONNRESET");
+  }
+}
+
+/** The error for a peer gone with `code`: a `ConnectionResetError` for `ECONNRESET`, else a `BrokenPipeError`. */
+export function connectionClosed(code?: string): ConnectionClosedError {
+  return code === "ECONNRESET" ? new ConnectionResetError() : new BrokenPipeError();
 }
 
 /** A promise that rejects for whoever awaits it, and is not an unhandled rejection if nobody does. */
@@ -84,7 +107,7 @@ export class SocketWriter {
   }
 
   private readonly onError = (error: NodeJS.ErrnoException) => {
-    this.lastError = new ConnectionClosedError(error.code === "ECONNRESET" ? "ECONNRESET" : "EPIPE");
+    this.lastError = connectionClosed(error.code);
   };
 
   /** Sends what was written since the socket was corked (called by `uncorkAll`). @internal */
@@ -114,7 +137,7 @@ export class SocketWriter {
    * as a Latin-1 string, which the socket encodes straight into its write.)
    */
   write(data: Uint8Array | string, encoding?: BufferEncoding): Promise<void> {
-    if (this.broken || this.lastError) return quietRejection(this.lastError ?? new ConnectionClosedError());
+    if (this.broken || this.lastError) return quietRejection(this.lastError ?? connectionClosed());
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -147,7 +170,7 @@ export class SocketWriter {
       };
       const onClose = () => {
         cleanup();
-        reject(this.lastError ?? new ConnectionClosedError());
+        reject(this.lastError ?? connectionClosed());
       };
       const cleanup = () => {
         this.drain = null;
