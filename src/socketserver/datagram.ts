@@ -13,7 +13,7 @@
 import { createSocket, type Socket as UDPSocket } from "node:dgram";
 import type { Socket } from "node:net";
 import { type Address, type AddressFamily, checkServerAddress, familyOf, resolveBindHost, AF_INET6 } from "./address.js";
-import { BaseServer, ThreadingMixIn, type RequestHandlerClass } from "./servers.js";
+import { BaseServer, ThreadingMixIn, bindAndActivate, type RequestHandlerClass } from "./servers.js";
 import { runHooks } from "./handlers.js";
 import { bindError, resolveError } from "./errors.js";
 import { BytesIO } from "../py/io.js";
@@ -125,18 +125,8 @@ export class UDPServer extends BaseServer<Address> {
     super(checkServerAddress(server_address), RequestHandlerClass as unknown as RequestHandlerClass);
     this.address_family = (this.constructor as typeof UDPServer).address_family ?? familyOf(this.server_address[0]);
     if (bind_and_activate) {
-      this.ready = Promise.resolve().then(() => this.bindAndActivate());
+      this.ready = Promise.resolve().then(() => bindAndActivate(this));
       this.ready.catch(() => {});
-    }
-  }
-
-  private async bindAndActivate(): Promise<void> {
-    try {
-      await this.server_bind();
-      await this.server_activate();
-    } catch (error) {
-      await this.server_close();
-      throw error;
     }
   }
 

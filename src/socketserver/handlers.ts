@@ -95,8 +95,10 @@ export class StreamRequestHandler<S extends BaseServer<any> = BaseServer> extend
   }
 
   /**
-   * The writer: `wfile.write(data)`, awaitable for backpressure. A program may set it to a
-   * Python-style file (`BinaryWriter`, e.g. a `BytesIO`), which is then given Buffers only.
+   * The writer: `wfile.write(data)`, awaitable for backpressure. Once the client has gone, a write
+   * rejects with `BrokenPipeError` or `ConnectionResetError` (`ConnectionClosedError`); `signal`
+   * says so as soon as it happens, without a write. A program may set it to a Python-style file
+   * (`BinaryWriter`, e.g. a `BytesIO`), which is then given Buffers only.
    */
   get wfile(): SocketWriter {
     return this.writer;

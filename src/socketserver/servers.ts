@@ -370,7 +370,7 @@ export class TCPServer<A = Address> extends BaseServer<A> {
     this.socket.on("error", (error: NodeJS.ErrnoException) => this._acceptGuard?.onAcceptError(error));
     if (bind_and_activate) {
       // Deferred one microtask so that subclass fields (request_queue_size …) are set first.
-      this.ready = Promise.resolve().then(() => this.bindAndActivate());
+      this.ready = Promise.resolve().then(() => bindAndActivate(this));
       this.ready.catch(() => {});
     }
   }
@@ -382,16 +382,6 @@ export class TCPServer<A = Address> extends BaseServer<A> {
    */
   static check_address(server_address: unknown): unknown {
     return checkServerAddress(server_address);
-  }
-
-  private async bindAndActivate(): Promise<void> {
-    try {
-      await this.server_bind();
-      await this.server_activate();
-    } catch (error) {
-      await this.server_close();
-      throw error;
-    }
   }
 
   /** Options for `listen()` beyond host, port and backlog (dual-stack servers set `ipv6Only`). */
@@ -518,6 +508,27 @@ export class TCPServer<A = Address> extends BaseServer<A> {
 }
 
 function ignore(): void {}
+
+/** What `bindAndActivate` calls: a server that binds itself (TCP, UDP, Unix). */
+interface Bindable {
+  server_bind(): void | Promise<void>;
+  server_activate(): void | Promise<void>;
+  server_close(): Promise<void>;
+}
+
+/**
+ * `server_bind()` then `server_activate()`, as Python's constructor does when `bind_and_activate`
+ * is true; on failure the server is closed (its port freed) and the error rethrown for `ready`.
+ */
+export async function bindAndActivate(server: Bindable): Promise<void> {
+  try {
+    await server.server_bind();
+    await server.server_activate();
+  } catch (error) {
+    await server.server_close();
+    throw error;
+  }
+}
 
 /**
  * `RequestHandlerClass` must be a class (a constructor), checked once at construction rather than
