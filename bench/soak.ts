@@ -5,7 +5,8 @@
  * timeouts) in a child process and hits it with 200 concurrent clients for N minutes (default
  * 10): files of 1 KiB to 1 MiB, listings, 404s and redirects, over keep-alive and one-request
  * connections, with slow readers, clients that reset mid-file and clients that stall then leave.
- * Then, unless `--no-extremes`: a 1 GB upload nobody reads, and 1,000 clients that stop reading a
+ * Then, unless `--no-extremes`: a 1 GB upload nobody reads, a 1 GB file uploaded as a form and
+ * written to disk by `form()` (its peak RSS must stay flat), and 1,000 clients that stop reading a
  * 100 MiB file.
  *
  * It reports the errors clients saw (must be 0), the server's RSS over time (must be flat), its
@@ -13,7 +14,8 @@
  * Exit status 0 when all three hold, 1 otherwise.
  */
 import { spawn } from "node:child_process";
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, createWriteStream, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,6 +47,24 @@ function parseOptions(argv: string[]): Options {
 async function serve(directory: string): Promise<void> {
   class Handler extends SimpleHTTPRequestHandler {
     static override protocol_version = "HTTP/1.1";
+
+    /** POST /upload: each file of the form written to disk (then removed); else Python's 501. */
+    async do_POST() {
+      if (this.path !== "/upload") return this.send_error(501, "Unsupported method ('POST')");
+      let bytes = 0;
+      for await (const part of this.form()) {
+        if (part.type !== "file") continue;
+        const target = join(directory, `.upload-${process.pid}`);
+        await pipeline(part.stream, createWriteStream(target));
+        bytes += statSync(target).size;
+        rmSync(target, { force: true });
+      }
+      const body = Buffer.from(`${bytes}\n`);
+      this.send_response(201);
+      this.send_header("Content-Length", body.length);
+      await this.end_headers();
+      await this.wfile.write(body);
+    }
   }
   const server = new ThreadingHTTPServer(["127.0.0.1", 0], Handler.with_directory(directory));
   await server.ready;
@@ -315,6 +335,38 @@ async function uploadNobodyReads(port: number, bytes: number): Promise<number> {
   return sent;
 }
 
+/**
+ * Uploads `bytes` of one file as multipart/form-data to /upload, as fast as the server takes it;
+ * resolves with the server's reply and the highest RSS (MiB) of `pid` seen meanwhile.
+ */
+async function formUpload(port: number, bytes: number, pid: number): Promise<{ reply: string; peak: number }> {
+  const boundary = "soakBoundary";
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  const socket = new Socket();
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.connect(port, "127.0.0.1", resolve);
+  });
+  let reply = "";
+  socket.on("data", (chunk: Buffer) => (reply += chunk.toString("latin1")));
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  let peak = rssMiB(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
+  socket.write(
+    `POST /upload HTTP/1.1\r\nHost: soak\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n` +
+      `Content-Length: ${head.length + bytes + tail.length}\r\nConnection: close\r\n\r\n${head}`,
+  );
+  const chunk = Buffer.alloc(MiB, 0x62);
+  for (let sent = 0; sent < bytes && !socket.destroyed; sent += chunk.length) {
+    if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), closed]);
+  }
+  socket.end(tail);
+  await closed;
+  clearInterval(sampler);
+  return { reply, peak };
+}
+
 async function stalledReaders(port: number, count: number): Promise<Socket[]> {
   const sockets: Socket[] = [];
   for (let i = 0; i < count; i++) {
@@ -399,13 +451,18 @@ async function main(): Promise<number> {
       const before = rssMiB(pid);
       const sent = await uploadNobodyReads(port, 1024 * MiB);
       const afterUpload = rssMiB(pid);
+      const form = await formUpload(port, 1024 * MiB, pid);
+      const afterForm = rssMiB(pid);
+      const formBody = form.reply.slice(form.reply.indexOf("\r\n\r\n") + 4).trim();
       const readers = await stalledReaders(port, 1000);
       await sleep(5000);
       const withReaders = rssMiB(pid);
       for (const socket of readers) socket.destroy();
       extremes =
         `1 GB upload nobody reads: ${(sent / MiB).toFixed(0)} MiB sent, RSS ${before.toFixed(1)} → ${afterUpload.toFixed(1)} MiB\n` +
-        `1,000 stalled readers of 100 MiB: RSS ${afterUpload.toFixed(1)} → ${withReaders.toFixed(1)} MiB`;
+        `1 GB file uploaded as a form, written to disk by form(): ${form.reply.split("\r\n")[0]}, ${formBody} bytes; ` +
+        `RSS ${afterUpload.toFixed(1)} → peak ${form.peak.toFixed(1)} → ${afterForm.toFixed(1)} MiB\n` +
+        `1,000 stalled readers of 100 MiB: RSS ${afterForm.toFixed(1)} → ${withReaders.toFixed(1)} MiB`;
     }
 
     // Idle again: keep-alive timeouts and lingering closes are a few seconds at most.
