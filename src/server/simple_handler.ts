@@ -34,7 +34,7 @@ import type { BaseServer } from "../socketserver/servers.js";
 import { guess_file_type } from "../http/mime.js";
 import { BytesIO, FileIO, type FileLike } from "../py/io.js";
 import { encodeUtf8, fsdecode, fsencode, fsPath } from "../py/codecs.js";
-import { quote, unquote, urlsplit, urlunsplit } from "../py/urllib.js";
+import { quote, unquote, urlsplit, urlunsplit, type SplitResult } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
 import { hasSurrogate, htmlEscape } from "../py/text.js";
 import { pyRepr } from "../py/format.js";
@@ -235,6 +235,30 @@ function translateUncached(path: string, directory: string, flavour: PathFlavour
   }
   return trailingSlash ? result + "/" : result;
 }
+
+/**
+ * The `Location` that adds a directory's trailing slash: Python's (`urlunsplit` of the request's
+ * parts with `/` added to the path), except where a browser would follow Python's to another
+ * host (issue 11, item 9; docs/DIFFERENCES.md):
+ * - a backslash is sent as `%5C`: browsers read `\` as `/`, so `/\evil.example/` would be
+ *   `//evil.example/`, a scheme-relative URL (`%5C` names the same directory here);
+ * - a path without a host is never sent after a scheme (`http:/evil.example/..`, where
+ *   `urlunsplit` makes `http:///evil.example/../`, which browsers read as that host), nor after
+ *   a host the client did not name with a scheme (`\x01//evil.example/..`: `urlsplit` strips the
+ *   control character, as browsers do, and finds a host), nor with two leading slashes.
+ * An absolute URL (`http://host/dir`) keeps its scheme and host: it names where the client asked
+ * to go.
+ */
+function directoryLocation(parts: SplitResult): string {
+  const path = parts.path.replace(BACKSLASH, "%5C") + "/";
+  if (parts.scheme && parts.netloc) return urlunsplit({ ...parts, path });
+  if (!parts.scheme && !parts.netloc && !path.startsWith("//")) return urlunsplit({ ...parts, path });
+  const local = "/" + path.replace(LEADING_SLASHES, "");
+  return urlunsplit({ scheme: "", netloc: "", path: local, query: parts.query, fragment: parts.fragment });
+}
+
+const BACKSLASH = /\\/g;
+const LEADING_SLASHES = /^\/+/;
 
 /** `unquote(text, errors='surrogatepass')`, or `unquote(text)` (U+FFFD) if that raises. */
 function unquoteWithFallback(text: string): string {
@@ -592,7 +616,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       const parts = urlsplit(this.path);
       if (!(parts.path.endsWith("/") || parts.path.endsWith("%2f") || parts.path.endsWith("%2F"))) {
         this.send_response(301);
-        this.send_header("Location", urlunsplit({ ...parts, path: parts.path + "/" }));
+        this.send_header("Location", directoryLocation(parts));
         this.send_header("Content-Length", "0");
         await this.end_headers();
         return null;
