@@ -141,7 +141,7 @@ export async function openPrecompressed(
     const sibling = precompressedPath(path, coding);
     // With follow_symlinks off, a sibling that links out of the directory is as if absent.
     if (confinedTo !== null && (await resolvesOutside(sibling, confinedTo))) continue;
-    const regular = await openRegularFile(sibling);
+    const regular = await FileIO.openRegular(fsencode(sibling));
     if (regular) {
       found.push(coding);
       opened.set(coding, { ...regular, coding });
@@ -150,24 +150,6 @@ export async function openPrecompressed(
   const coding = chooseCoding(acceptEncoding, found);
   for (const [other, { file }] of opened) if (other !== coding) await file.close();
   return { found, chosen: coding === null ? null : opened.get(coding)! };
-}
-
-/** Opens `path` if it is a regular file (following links); null otherwise. */
-async function openRegularFile(path: string): Promise<{ file: FileIO; stats: Stats } | null> {
-  let file: FileIO;
-  try {
-    file = await FileIO.open(fsencode(path));
-  } catch {
-    return null;
-  }
-  try {
-    const stats = await file.fstat();
-    if (stats.isFile()) return { file, stats };
-  } catch {
-    // unreadable: as if absent
-  }
-  await file.close();
-  return null;
 }
 
 const EMPTY = Buffer.alloc(0);

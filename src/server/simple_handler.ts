@@ -681,12 +681,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   /**
-   * Python's `open(path, 'rb')` + `fstat`: a small regular file comes from memory (validated by
-   * the stat just taken), anything else is opened. Null where `open` would fail.
+   * Python's `open(path, 'rb')` + `fstat`, for regular files only: a small one comes from memory
+   * (validated by the stat just taken), a larger one is opened. Null where `open` would fail, and
+   * for anything but a regular file — a FIFO, a socket or a device — which Python would open (and
+   * wait on a FIFO's writer forever, or stream a device without end): those get 404 here.
    */
   private openFile(path: string, stats: Stats | null, fromMemory: boolean): OpenedFile | null | Promise<OpenedFile | null> {
-    if (stats === null) return null;
-    if (fromMemory && stats.isFile() && stats.size <= smallFiles.maxFileSize) {
+    if (stats === null || !stats.isFile()) return null;
+    if (fromMemory && stats.size <= smallFiles.maxFileSize) {
       try {
         const cached = smallFiles.get(path, stats) ?? smallFiles.read(path, fsPath(path));
         if (cached) return new MemoryFile(cached.stats, cached.data);
@@ -698,12 +700,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   private async openOnDisk(path: string): Promise<OpenedFile | null> {
-    try {
-      const file = await FileIO.open(fsPath(path));
-      return new DiskFile(await file.fstat(), file);
-    } catch {
-      return null;
-    }
+    const opened = await FileIO.openRegular(fsPath(path));
+    return opened && new DiskFile(opened.stats, opened.file);
   }
 
   /** With `follow_symlinks` off: true, having sent 404, when `path` resolves outside `directory`. */
