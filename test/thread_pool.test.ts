@@ -17,7 +17,11 @@ import { fileURLToPath } from "node:url";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { CGIHTTPRequestHandler } from "../src/server/cgi_handler.js";
 import { FileIO } from "../src/py/io.js";
-import { exchange, serve, splitReply, type Running } from "./helpers.js";
+import { COMPRESSION_SLOTS, compressionLoad } from "../src/server/encoding.js";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import { randomBytes } from "node:crypto";
+import { closeSync as close, ftruncateSync } from "node:fs";
+import { exchange, serve, sleep, splitReply, type Running } from "./helpers.js";
 import { killAll, launch, stop, waitFor } from "./cli_process.js";
 
 const LONG = { timeout: 120_000 };
@@ -183,6 +187,71 @@ describe("special files are never opened for serving", { skip: hasMkfifo ? false
       } finally {
         await stop(proc);
       }
+    }
+  });
+});
+
+describe("on-the-fly compression leaves threads for file reads", () => {
+  const TEXT = 1 * MiB;
+  const DOWNLOAD = 64 * MiB;
+  const BROTLI_CLIENTS = 32;
+  let text: Buffer;
+
+  before(() => {
+    // Random lower-case letters and spaces: text that compresses under 2:1, real work for brotli.
+    text = randomBytes(TEXT);
+    for (let i = 0; i < TEXT; i++) text[i] = text[i]! % 32 < 26 ? 0x61 + (text[i]! % 32) : 0x20;
+    writeFileSync(join(root, "text.txt"), text);
+    const fd = openSync(join(root, "download.bin"), "w");
+    ftruncateSync(fd, DOWNLOAD); // sparse: read from memory, so only the pool's queue can slow it
+    close(fd);
+  });
+
+  test("in the process: at most COMPRESSION_SLOTS responses compress at once, and every body is whole", LONG, async () => {
+    class Compressing extends Quiet {
+      static override compress = true;
+    }
+    const running = await serve(Compressing.with_directory(root));
+    try {
+      assert.equal(COMPRESSION_SLOTS, 2, "half of libuv's default pool of 4");
+      compressionLoad(true);
+      const replies = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => get(running.port, "/text.txt", { headers: [`Accept-Encoding: ${i % 2 ? "br" : "gzip"}`], ms: 120_000 })),
+      );
+      for (const [i, { status, head, body }] of replies.entries()) {
+        assert.equal(status, "HTTP/1.0 200 OK");
+        assert.match(head, i % 2 ? /\r\nContent-Encoding: br\r\n/ : /\r\nContent-Encoding: gzip\r\n/);
+        assert.ok((i % 2 ? brotliDecompressSync(body) : gunzipSync(body)).equals(text), "the body decompresses to the file");
+      }
+      assert.ok(compressionLoad().peak <= COMPRESSION_SLOTS, `${compressionLoad().peak} compressing at once`);
+      assert.equal(compressionLoad().inUse, 0);
+    } finally {
+      await running.close();
+    }
+  });
+
+  test(`through the command line: a 64 MiB download during ${BROTLI_CLIENTS} brotli responses keeps its pace`, LONG, async (t) => {
+    const proc = launch(["--compress", "-b", "127.0.0.1", "-d", root, "0"]);
+    try {
+      await waitFor(() => /port (\d+)/.test(proc.stdout()) || proc.hasExited(), "the banner", proc);
+      const port = Number(/port (\d+)/.exec(proc.stdout())![1]);
+      const download = async () => {
+        const started = performance.now();
+        const { body } = await get(port, "/download.bin", { ms: 60_000 });
+        assert.equal(body.length, DOWNLOAD);
+        return Math.round(performance.now() - started);
+      };
+      const alone = Math.min(await download(), await download());
+      const compressing = Array.from({ length: BROTLI_CLIENTS }, () => get(port, "/text.txt", { headers: ["Accept-Encoding: br"], ms: 120_000 }));
+      await sleep(200);
+      const during = await download();
+      for (const { body } of await Promise.all(compressing)) assert.ok(brotliDecompressSync(body).equals(text));
+      t.diagnostic(`the download took ${during} ms during compression, ${alone} ms alone`);
+      // Unbounded, each read of the download waited behind every queued compression job. Bounded,
+      // behind two at most (a generous bound, for loaded machines).
+      assert.ok(during < 500 + 4 * alone, `the download took ${during} ms during compression, ${alone} ms alone`);
+    } finally {
+      await stop(proc);
     }
   });
 });
