@@ -20,6 +20,11 @@ export const OPEN_TO_SERVE = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 export interface FileLike {
   read(n?: number): Promise<Buffer>;
   close(): void | Promise<void>;
+  /**
+   * Optional, as Python's raw files have it: reads up to `b.length` bytes into `b`, resolving to
+   * how many (0 at the end). With it, `copyfile()` reads into buffers it reuses.
+   */
+  readinto?(b: Uint8Array): Promise<number>;
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -140,7 +140,7 @@ function borrowLargeChunk(size: number): number {
  * socket has handed all of it to the kernel (never while the socket may still read it). False
  * at the end of the file.
  */
-async function copyChunk(source: FileIO, outputfile: Writable, size: number): Promise<boolean> {
+async function copyChunk(source: Required<Pick<FileLike, "readinto">>, outputfile: Writable, size: number): Promise<boolean> {
   const buffer = takeChunk(size);
   const n = await source.readinto(buffer);
   if (n === 0) {
@@ -782,7 +782,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       const large = borrowLargeChunk(size);
       const want = large || COPY_BUFSIZE;
       try {
-        const more = source instanceof FileIO ? await copyChunk(source, outputfile, want) : await readAndWrite(source, outputfile, want);
+        const more = source.readinto ? await copyChunk(source as Required<FileLike>, outputfile, want) : await readAndWrite(source, outputfile, want);
         if (!more) return;
       } finally {
         largeChunkBytes -= large;
