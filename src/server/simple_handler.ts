@@ -34,7 +34,7 @@ import type { BaseServer } from "../socketserver/servers.js";
 import { guess_file_type } from "../http/mime.js";
 import { BytesIO, FileIO, type FileLike } from "../py/io.js";
 import { encodeListing, encodeUtf8, fsdecode, fsencode, fsPath } from "../py/codecs.js";
-import { quote, unquoteWithFallback, urlsplit, urlunsplit } from "../py/urllib.js";
+import { quote, unquoteWithFallback, urlsplit, urlunsplit, type SplitResult } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
 import { hasSurrogate, htmlEscape } from "../py/text.js";
 import { pyRepr } from "../py/format.js";
@@ -143,7 +143,7 @@ function borrowLargeChunk(size: number): number {
  * socket has handed all of it to the kernel (never while the socket may still read it). False
  * at the end of the file.
  */
-async function copyChunk(source: FileIO, outputfile: Writable, size: number): Promise<boolean> {
+async function copyChunk(source: Required<Pick<FileLike, "readinto">>, outputfile: Writable, size: number): Promise<boolean> {
   const buffer = takeChunk(size);
   const n = await source.readinto(buffer);
   if (n === 0) {
@@ -238,6 +238,30 @@ function translateUncached(path: string, directory: string, flavour: PathFlavour
   }
   return trailingSlash ? result + "/" : result;
 }
+
+/**
+ * The `Location` that adds a directory's trailing slash: Python's (`urlunsplit` of the request's
+ * parts with `/` added to the path), except where a browser would follow Python's to another
+ * host (issue 11, item 9; docs/DIFFERENCES.md):
+ * - a backslash is sent as `%5C`: browsers read `\` as `/`, so `/\evil.example/` would be
+ *   `//evil.example/`, a scheme-relative URL (`%5C` names the same directory here);
+ * - a path without a host is never sent after a scheme (`http:/evil.example/..`, where
+ *   `urlunsplit` makes `http:///evil.example/../`, which browsers read as that host), nor after
+ *   a host the client did not name with a scheme (`\x01//evil.example/..`: `urlsplit` strips the
+ *   control character, as browsers do, and finds a host), nor with two leading slashes.
+ * An absolute URL (`http://host/dir`) keeps its scheme and host: it names where the client asked
+ * to go.
+ */
+function directoryLocation(parts: SplitResult): string {
+  const path = parts.path.replace(BACKSLASH, "%5C") + "/";
+  if (parts.scheme && parts.netloc) return urlunsplit({ ...parts, path });
+  if (!parts.scheme && !parts.netloc && !path.startsWith("//")) return urlunsplit({ ...parts, path });
+  const local = "/" + path.replace(LEADING_SLASHES, "");
+  return urlunsplit({ scheme: "", netloc: "", path: local, query: parts.query, fragment: parts.fragment });
+}
+
+const BACKSLASH = /\\/g;
+const LEADING_SLASHES = /^\/+/;
 
 /** `os.fspath(directory)` for the forms accepted here. */
 function fspath(directory: string | URL): string {
@@ -595,7 +619,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       const parts = urlsplit(this.path);
       if (!(parts.path.endsWith("/") || parts.path.endsWith("%2f") || parts.path.endsWith("%2F"))) {
         this.send_response(301);
-        this.send_header("Location", urlunsplit({ ...parts, path: parts.path + "/" }));
+        this.send_header("Location", directoryLocation(parts));
         this.send_header("Content-Length", "0");
         await this.end_headers();
         return null;
@@ -660,12 +684,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   /**
-   * Python's `open(path, 'rb')` + `fstat`: a small regular file comes from memory (validated by
-   * the stat just taken), anything else is opened. Null where `open` would fail.
+   * Python's `open(path, 'rb')` + `fstat`, for regular files only: a small one comes from memory
+   * (validated by the stat just taken), a larger one is opened. Null where `open` would fail, and
+   * for anything but a regular file — a FIFO, a socket or a device — which Python would open (and
+   * wait on a FIFO's writer forever, or stream a device without end): those get 404 here.
    */
   private openFile(path: string, stats: Stats | null, fromMemory: boolean): OpenedFile | null | Promise<OpenedFile | null> {
-    if (stats === null) return null;
-    if (fromMemory && stats.isFile() && stats.size <= smallFiles.maxFileSize) {
+    if (stats === null || !stats.isFile()) return null;
+    if (fromMemory && stats.size <= smallFiles.maxFileSize) {
       try {
         const cached = smallFiles.get(path, stats) ?? smallFiles.read(path, fsPath(path));
         if (cached) return new MemoryFile(cached.stats, cached.data);
@@ -677,12 +703,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   private async openOnDisk(path: string): Promise<OpenedFile | null> {
-    try {
-      const file = await FileIO.open(fsPath(path));
-      return new DiskFile(await file.fstat(), file);
-    } catch {
-      return null;
-    }
+    const opened = await FileIO.openRegular(fsPath(path));
+    return opened && new DiskFile(opened.stats, opened.file);
   }
 
   /** With `dotfiles` off: true, having sent 404, when the request's path names a dotfile. */
@@ -772,7 +794,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       const large = borrowLargeChunk(size);
       const want = large || COPY_BUFSIZE;
       try {
-        const more = source instanceof FileIO ? await copyChunk(source, outputfile, want) : await readAndWrite(source, outputfile, want);
+        const more = source.readinto ? await copyChunk(source as Required<FileLike>, outputfile, want) : await readAndWrite(source, outputfile, want);
         if (!more) return;
       } finally {
         largeChunkBytes -= large;
