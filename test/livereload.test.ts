@@ -21,7 +21,7 @@ import {
   injectScript,
   withLiveReload,
   type LiveReloadOptions,
-} from "../src/server/livereload.js";
+} from "../src/features/livereload.js";
 
 const PAGE = "<!DOCTYPE html>\n<html><head><title>t</title></head>\n<body>\n<p>page</p>\n</body>\n</html>\n";
 const SCRIPT_LENGTH = Buffer.byteLength(LIVERELOAD_SCRIPT);

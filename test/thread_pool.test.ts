@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { CGIHTTPRequestHandler } from "../src/server/cgi_handler.js";
 import { FileIO } from "../src/py/io.js";
-import { COMPRESSION_SLOTS, compressionLoad } from "../src/server/encoding.js";
+import { COMPRESSION_SLOTS, compressionLoad } from "../src/features/compression.js";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { randomBytes } from "node:crypto";
 import { closeSync as close, ftruncateSync } from "node:fs";

@@ -6,7 +6,7 @@
  * the script, the icons, the column headers of each sort, the policy) is built once, here.
  */
 import { createHash } from "node:crypto";
-import { LIVERELOAD_SCRIPT } from "../server/livereload.js";
+import { LIVERELOAD_SCRIPT } from "./livereload.js";
 
 export type SortKey = "name" | "size" | "mtime";
 export type SortOrder = "asc" | "desc";

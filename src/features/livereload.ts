@@ -9,15 +9,14 @@
  *   `LIVERELOAD_PATH` with the event stream and injects `LIVERELOAD_SCRIPT` into its HTML
  *   responses. The class itself is unchanged: without the subclass, no byte differs from Python's.
  *
- * Not Python; see docs/FEATURES.md.
+ * On with the command line's `--watch` (and `--dev`); in code, `withLiveReload(Handler, hub)`. Not
+ * Python; see docs/FEATURES.md.
  */
 import { watch, type FSWatcher } from "node:fs";
-import type { Socket } from "node:net";
-import type { Address } from "../socketserver/address.js";
 import { BytesIO, FileIO, type FileLike } from "../py/io.js";
 import { urlsplit } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
-import type { SimpleHandlerConstructor, SimpleHTTPRequestHandler, SimpleHTTPRequestHandlerOptions } from "./simple_handler.js";
+import type { SimpleHandlerConstructor, SimpleHTTPRequestHandler } from "../server/simple_handler.js";
 
 /** The reserved path of the event stream; under `--watch` a file of that name cannot be served. */
 export const LIVERELOAD_PATH = "/__simplehttp/livereload";

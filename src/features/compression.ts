@@ -3,9 +3,11 @@
  * file on the fly with node:zlib, framing it with chunked transfer coding, and finding the
  * precompressed `x.br` / `x.gz` that sit beside a file.
  *
- * Not Python: `http.server` never sends `Content-Encoding`. See docs/FEATURES.md.
+ * On with the command line's `--compress` (the class attribute `compress = true`) and
+ * `--precompressed` (`precompressed = true`); off by default. Not Python: `http.server` never
+ * sends `Content-Encoding`. See docs/FEATURES.md.
  */
-import { resolvesOutside } from "./paths.js";
+import { resolvesOutside } from "./symlinks.js";
 import { constants as zlib, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from "node:zlib";
 import type { Stats } from "node:fs";
 import { FileIO, type FileLike } from "../py/io.js";
