@@ -547,9 +547,14 @@ test("only the first Connection header counts", async () => {
   assert.equal(persisted, true);
 });
 
-test("a Connection: close after a malformed header line has no effect", async () => {
-  const { persisted } = await keepAliveCase(Hello11, "GET / HTTP/1.1\r\nX: 1\r\nnot a header\r\nConnection: close\r\n\r\n");
-  assert.equal(persisted, true);
+test("a malformed header line gets 400 and closes the connection (Python would read on and keep it)", async () => {
+  let text = "";
+  await withServer(Hello11, async (port) => {
+    const reply = await exchange(port, "GET / HTTP/1.1\r\nX: 1\r\nnot a header\r\nConnection: keep-alive\r\n\r\nGET /second HTTP/1.1\r\n\r\n");
+    text = reply.toString("latin1");
+  });
+  assert.equal(statusLines(text).length, 1);
+  assert.match(text, /^HTTP\/1\.1 400 Bad header line \('not a header'\)\r\n[\s\S]*Connection: close\r\n/);
 });
 
 test("an HTTP/1.0 request to an HTTP/1.1 server closes by default", async () => {

@@ -20,7 +20,15 @@ import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { SocketTimeoutError } from "../socketserver/reader.js";
 import { ConnectionClosedError } from "../socketserver/writer.js";
-import { HTTPMessage, HTTPException, LineTooLong, parseHeadersSoon, type MessageFactory } from "../http/message.js";
+import {
+  BadHeaderLine,
+  HTTPMessage,
+  HTTPException,
+  LineTooLong,
+  parseHeadersSoon,
+  type HeaderRules,
+  type MessageFactory,
+} from "../http/message.js";
 import { FramingError, NO_BODY, requestFraming } from "../http/framing.js";
 import { ChunkedEncodingError } from "../http/chunked.js";
 import { RequestBody } from "./request_body.js";
@@ -56,6 +64,9 @@ export const DEFAULT_ERROR_CONTENT_TYPE = "text/html;charset=utf-8";
 
 /** The longest request line, in bytes, terminator included; one byte more gives 414. */
 const MAX_REQUEST_LINE = 65536;
+
+/** Headers are read strictly: a malformed field line is refused (see `checkFieldLines`). */
+const HEADER_RULES: HeaderRules = { strict: true };
 
 /** Status codes whose responses carry no body (`send_error` sends no page for them). */
 const BODILESS = new Set([204, 205, 304]);
@@ -394,9 +405,14 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       return true;
     }
     try {
-      const headers = parseHeadersSoon(this.rfile, this.MessageClass);
+      const headers = parseHeadersSoon(this.rfile, this.MessageClass, HEADER_RULES);
       this.headers = headers instanceof Promise ? await headers : headers;
     } catch (error) {
+      if (error instanceof BadHeaderLine) {
+        // Not in Python, which reads on (see checkFieldLines): refused, and the connection closes.
+        this.send_error(400, `Bad header line (${pyRepr(error.line)})`);
+        return false;
+      }
       if (error instanceof LineTooLong) {
         this.send_error(431, "Line too long", error.message);
         return false;
