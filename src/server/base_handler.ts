@@ -24,6 +24,7 @@ import {
   BadHeaderLine,
   HTTPMessage,
   HTTPException,
+  HeadersTooLarge,
   LineTooLong,
   parseHeadersSoon,
   type HeaderRules,
@@ -65,8 +66,11 @@ export const DEFAULT_ERROR_CONTENT_TYPE = "text/html;charset=utf-8";
 /** The longest request line, in bytes, terminator included; one byte more gives 414. */
 const MAX_REQUEST_LINE = 65536;
 
-/** Headers are read strictly: a malformed field line is refused (see `checkFieldLines`). */
-const HEADER_RULES: HeaderRules = { strict: true };
+/**
+ * A request head up to this size is never refused for the server's `max_header_memory`: a
+ * well-behaved client is not turned away because others hold the budget.
+ */
+const HEAD_SHARE_FLOOR = 64 * 1024;
 
 /** Status codes whose responses carry no body (`send_error` sends no page for them). */
 const BODILESS = new Set([204, 205, 304]);
@@ -133,6 +137,13 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
    * @default 1048576 (1 MiB)
    */
   static drain_limit = 1 << 20;
+  /**
+   * Bytes a request's line and headers may take in all; a longer head gets 431. Python's own
+   * limits (65,536 bytes a line, 100 lines) apply first and allow heads of up to 6.5 MB. While
+   * heads arrive, the bytes they hold also count against the server's `max_header_memory`.
+   * @default 1048576 (1 MiB)
+   */
+  static max_header_size = 1 << 20;
 
   server_version: string = (this.constructor as HandlerClass).server_version;
   sys_version: string = (this.constructor as HandlerClass).sys_version;
@@ -148,6 +159,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   keepalive_timeout: number | null = (this.constructor as HandlerClass).keepalive_timeout;
   write_timeout: number | null = (this.constructor as HandlerClass).write_timeout;
   drain_limit: number = (this.constructor as HandlerClass).drain_limit;
+  max_header_size: number = (this.constructor as HandlerClass).max_header_size;
 
   // Per-request state, as Python names it.
   raw_requestline: Buffer = Buffer.alloc(0);
@@ -171,6 +183,13 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   private deadline = 0;
   /** `rfile.received` when the connection went idle: a change means the next request began. */
   private idleMark = 0;
+
+  /** `rfile.consumed` where the current request began. */
+  private headStart = 0;
+  /** Bytes this request's unfinished head counts against the server's `max_header_memory`. */
+  private headHeld = 0;
+  /** Headers are read strictly, and metered while they arrive piece by piece. */
+  private readonly headerRules: HeaderRules = { strict: true, waiting: () => this.meterHead() };
 
   /** The current request's body; null when it has none. */
   private body: RequestBody | null = null;
@@ -213,7 +232,9 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       // The first request's header deadline runs from the connection's start (see setup()).
       if (this.phase === Phase.Handling) this.arm(this.idle ? Phase.Idle : Phase.Headers);
       this.responded = false;
-      const line = this.rfile.readlineIfBuffered(MAX_REQUEST_LINE + 1) ?? (await this.rfile.readline(MAX_REQUEST_LINE + 1));
+      this.headStart = this.rfile.consumed;
+      const next = this.readRequestLine();
+      const line = next instanceof Promise ? await next : next;
       this.idle = false;
       this.raw_requestline = line;
       if (line.length > MAX_REQUEST_LINE) {
@@ -242,6 +263,16 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     } catch (error) {
       if (!this.handleConnectionError(error)) throw error;
     }
+  }
+
+  /**
+   * The request line, `detached()` from the buffer it came in. Not read in `handle_one_request`
+   * itself: a value an async function once held can stay in its suspended frame, and the slice
+   * would keep its whole socket read alive for the whole request.
+   */
+  private readRequestLine(): Buffer | Promise<Buffer> {
+    const line = this.rfile.readlineIfBuffered(MAX_REQUEST_LINE + 1);
+    return line ? detached(line) : this.rfile.readline(MAX_REQUEST_LINE + 1).then(detached);
   }
 
   /**
@@ -405,12 +436,17 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       return true;
     }
     try {
-      const headers = parseHeadersSoon(this.rfile, this.MessageClass, HEADER_RULES);
+      const headers = parseHeadersSoon(this.rfile, this.MessageClass, this.headerRules);
       this.headers = headers instanceof Promise ? await headers : headers;
+      if (this.rfile.consumed - this.headStart > this.max_header_size) throw this.headTooLarge();
     } catch (error) {
       if (error instanceof BadHeaderLine) {
         // Not in Python, which reads on (see checkFieldLines): refused, and the connection closes.
         this.send_error(400, `Bad header line (${pyRepr(error.line)})`);
+        return false;
+      }
+      if (error instanceof HeadersTooLarge) {
+        this.send_error(431, null, error.message);
         return false;
       }
       if (error instanceof LineTooLong) {
@@ -422,6 +458,8 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
         return false;
       }
       throw error;
+    } finally {
+      if (this.headHeld !== 0) this.releaseHead();
     }
     if (!this.frameBody()) return false;
 
@@ -438,6 +476,35 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       if (!(await this.handle_expect_100())) return false;
     }
     return true;
+  }
+
+  /**
+   * While a head arrives piece by piece (before each wait for a header line): counts the bytes it
+   * holds against the server's `max_header_memory`, and stops it — `HeadersTooLarge`, a 431 —
+   * once it is over `max_header_size`, or over 64 KiB while the server is over its budget.
+   */
+  private meterHead(): void {
+    const held = this.rfile.received - this.headStart;
+    if (held > this.max_header_size) throw this.headTooLarge();
+    const server = this.server;
+    if (!server) return;
+    server._headerBytes += held - this.headHeld;
+    this.headHeld = held;
+    if (held > HEAD_SHARE_FLOOR && server._headerBytes > server.max_header_memory) {
+      throw new HeadersTooLarge(
+        `got more than ${HEAD_SHARE_FLOOR} bytes when reading the request line and headers, while unfinished requests hold more than ${server.max_header_memory} bytes`,
+      );
+    }
+  }
+
+  private headTooLarge(): HeadersTooLarge {
+    return new HeadersTooLarge(`got more than ${this.max_header_size} bytes when reading the request line and headers`);
+  }
+
+  /** The head is complete (or failed): its bytes no longer count against the server's budget. */
+  private releaseHead(): void {
+    if (this.server) this.server._headerBytes -= this.headHeld;
+    this.headHeld = 0;
   }
 
   /**
@@ -606,6 +673,15 @@ function methodName(command: string): string {
     if (command.length <= 32 && methodNames.size < 64) methodNames.set(command, name);
   }
   return name;
+}
+
+/**
+ * `line` itself, or a copy when it is a small part of a large buffer (a socket read of 64 KiB
+ * that goes on with the headers): kept for the whole request, the slice would keep all of it.
+ */
+function detached(line: Buffer): Buffer {
+  const size = line.buffer.byteLength;
+  return size > 8192 && line.length * 2 < size ? Buffer.from(line) : line;
 }
 
 /** `30 seconds`, `1 second`, `0.5 seconds`. */

@@ -45,11 +45,21 @@ export abstract class BaseServer {
   static max_connections = 10_000;
   /** Seconds `graceful_close()` gives requests in flight before closing their connections. @default 10 */
   static shutdown_grace = 10;
+  /**
+   * Bytes that requests still arriving may hold in all (HTTP heads: request line and headers).
+   * Past it, a request holding more than 64 KiB is refused as it grows (431 for HTTP), so many
+   * clients that never finish their requests cannot exhaust memory. Python has no such limit.
+   * @default 134217728 (128 MiB)
+   */
+  static max_header_memory = 128 * 1024 * 1024;
 
   /** Seconds `handle_request()` waits for a connection; `null` waits forever. */
   timeout: number | null = null;
   max_connections: number = (this.constructor as ServerClass).max_connections;
   shutdown_grace: number = (this.constructor as ServerClass).shutdown_grace;
+  max_header_memory: number = (this.constructor as ServerClass).max_header_memory;
+  /** Bytes held now by requests still arriving, as their handlers report them (`max_header_memory`). */
+  _headerBytes = 0;
   server_address: Address;
   RequestHandlerClass: RequestHandlerClass;
 
