@@ -406,6 +406,25 @@ describe("each flag takes effect", () => {
     });
   });
 
+  test("--max-connections 10 --header-timeout 2: behind 110 silent connections a client is served within about 2 s", TIMEOUT, async () => {
+    await withServer(at("--max-connections", "10", "--header-timeout", "2"), async ({ port, proc }) => {
+      const silent = await Promise.all(Array.from({ length: 110 }, () => openConnection(port)));
+      try {
+        const started = Date.now();
+        const reply = await request(port, "/a.txt");
+        const seconds = (Date.now() - started) / 1000;
+        assert.equal(reply.status, "HTTP/1.0 200 OK");
+        // Each header deadline runs from accept: the queue does not add (110 / 10) x 2 s = 22 s.
+        assert.ok(seconds < 5, `served after ${seconds} s`);
+        await waitFor(() => proc.stderr().split("Request timed out").length - 1 === 110, "110 timed-out connections logged", proc);
+        const timedOut = proc.stderr().split("\n").filter((line) => line.includes("Request timed out"));
+        assert.ok(timedOut.every((line) => line.endsWith("Request timed out: no complete request line and headers within 2 seconds")));
+      } finally {
+        for (const socket of silent) socket.destroy();
+      }
+    });
+  });
+
   test("--shutdown-grace 0.5: a request still in flight after the grace is cut, and the process exits 0", TIMEOUT, async () => {
     const server = await startServer(at("--shutdown-grace", "0.5"));
     const reader = await slowReader(server);

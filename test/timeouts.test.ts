@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { BaseHTTPRequestHandler } from "../src/server/base_handler.js";
 import { percentFormat } from "../src/py/format.js";
-import { exchange, serve, sleep } from "./helpers.js";
+import { ThreadingHTTPServer } from "../src/server/http_server.js";
+import { exchange, serve, sleep, type ServerClass } from "./helpers.js";
 import { collect, openSocket, parseResponses, waitFor } from "./hostile.js";
 
 const BIG_CHUNK = Buffer.alloc(1024 * 1024, 0x61);
@@ -279,3 +280,71 @@ test("expired connections free their handler slot: the server is not left holdin
   }
 });
 
+
+/** A server of `Timed` handlers with `max_connections` set. */
+async function startLimited(maxConnections: number, settings: Parameters<typeof start>[0]) {
+  class Handler extends Timed {
+    static override logged: string[] = [];
+  }
+  Object.assign(Handler, settings);
+  class Limited extends ThreadingHTTPServer {
+    override max_connections = maxConnections;
+  }
+  const running = await serve(Handler, Limited as unknown as ServerClass);
+  return { running, Handler };
+}
+
+test("the header deadline runs from accept: silent connections queued beyond max_connections do not hold back a client behind them", async () => {
+  const { running, Handler } = await startLimited(5, { header_timeout: 1 });
+  const silent = await Promise.all(Array.from({ length: 55 }, () => openSocket(running.port)));
+  try {
+    assert.ok(await waitFor(() => running.server._pending.length === 50), "50 wait in the accept queue");
+    const started = Date.now();
+    const reply = await exchange(running.port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", { timeoutMs: 15_000 });
+    const seconds = (Date.now() - started) / 1000;
+    assert.match(reply.toString("latin1"), OK);
+    // Counted from when each was handled, the queue would add (55 / 5) x 1 s = 11 s.
+    assert.ok(seconds < 4, `served after ${seconds} s`);
+    assert.ok(await waitFor(() => Handler.logged.length === 56));
+    assert.equal(Handler.logged.filter((line) => line === "Request timed out: no complete request line and headers within 1 second").length, 55);
+  } finally {
+    for (const socket of silent) socket.destroy();
+    await running.close();
+  }
+});
+
+test("a request sent in full while it waited in the accept queue is served, though its header deadline passed meanwhile", async () => {
+  const { running, Handler } = await startLimited(1, { header_timeout: 0.5 });
+  const holder = await openSocket(running.port); // silent: holds the only slot until it times out
+  try {
+    assert.ok(await waitFor(() => running.server._handlers.size === 1));
+    const started = Date.now();
+    const reply = await exchange(running.port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", { timeoutMs: 10_000 });
+    assert.match(reply.toString("latin1"), OK);
+    assert.ok(Date.now() - started >= 400, "it waited for the slot");
+    assert.deepEqual(Handler.logged, ["Request timed out: no complete request line and headers within 0.5 seconds", '"GET / HTTP/1.1" 200 -']);
+  } finally {
+    holder.destroy();
+    await running.close();
+  }
+});
+
+test("a queued connection that sent only part of its head by its deadline is cut off as soon as it is handled", async () => {
+  const { running, Handler } = await startLimited(1, { header_timeout: 0.5 });
+  const holder = await openSocket(running.port);
+  try {
+    assert.ok(await waitFor(() => running.server._handlers.size === 1));
+    const partial = await openSocket(running.port);
+    const reply = collect(partial);
+    partial.write("GET / HTTP/1.1\r\nX: 1\r\n");
+    await reply.closed;
+    assert.equal(reply.data().length, 0);
+    assert.deepEqual(Handler.logged, [
+      "Request timed out: no complete request line and headers within 0.5 seconds",
+      "Request timed out: no complete request line and headers within 0.5 seconds",
+    ]);
+  } finally {
+    holder.destroy();
+    await running.close();
+  }
+});

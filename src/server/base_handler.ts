@@ -183,6 +183,8 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   private deadline = 0;
   /** `rfile.received` when the connection went idle: a change means the next request began. */
   private idleMark = 0;
+  /** Handled after its header deadline had passed: cut off after one turn of the event loop. */
+  private overdue = false;
 
   /** `rfile.consumed` where the current request began. */
   private headStart = 0;
@@ -200,7 +202,12 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     super(request, client_address, server);
   }
 
-  /** Also starts the deadlines, unless Python's `timeout` is set (it then governs alone). */
+  /**
+   * Also starts the deadlines, unless Python's `timeout` is set (it then governs alone). The
+   * header deadline runs from when the connection was accepted (queued), so waiting for a free
+   * slot counts: a burst of silent connections beyond `max_connections` cannot hold back those
+   * behind it for longer than one header timeout.
+   */
   override setup(): void {
     super.setup();
     const sweeper = this.server?._sweeper;
@@ -209,10 +216,29 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       sweeper.watch(this, Math.min(...timeouts) * 1000);
       this.watched = true;
     }
-    this.arm(Phase.Headers);
+    const now = Date.now();
+    this.arm(Phase.Headers, this.server?._queuedAt?.get(this.request) ?? now);
+    if (this.deadline !== 0 && this.deadline <= now) this.lastChance();
+  }
+
+  /**
+   * A connection handled only after its header deadline passed (it waited in the accept queue):
+   * what it sent meanwhile waits in the kernel, and is read in the next turn of the event loop.
+   * Once that turn is over (after the poll phase that reads it), it is cut off unless its request
+   * line and headers were complete. The sweep leaves it alone until then.
+   */
+  private lastChance(): void {
+    this.deadline = 0;
+    this.overdue = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        if (this.overdue && this.phase === Phase.Headers) this.expire(headerTimeoutMessage(this.header_timeout!));
+      }),
+    );
   }
 
   override finish(): void {
+    this.overdue = false;
     if (this.watched) this.server._sweeper.unwatch(this);
     this.watched = false;
     super.finish();
@@ -330,6 +356,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   /** Enters `phase` and starts its deadline (if the sweep watches this connection). */
   private arm(phase: Phase, now?: number): void {
     this.phase = phase;
+    this.overdue = false;
     if (phase === Phase.Idle) this.idleMark = this.rfile.received;
     if (!this.watched) return;
     const seconds = phase === Phase.Idle ? this.keepalive_timeout : this.header_timeout;
@@ -338,6 +365,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
 
   private disarm(): void {
     this.phase = Phase.Handling;
+    this.overdue = false;
     this.deadline = 0;
   }
 
@@ -359,7 +387,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     if (this.phase === Phase.Idle) {
       this.expire(null); // the normal end of an idle keep-alive connection: not worth a line
     } else if (this.phase === Phase.Headers) {
-      this.expire(`Request timed out: no complete request line and headers within ${seconds(this.header_timeout!)}`);
+      this.expire(headerTimeoutMessage(this.header_timeout!));
     } else {
       this.expire(`Request timed out: the unread request body took more than ${seconds(this.header_timeout!)}`);
     }
@@ -682,6 +710,10 @@ function methodName(command: string): string {
 function detached(line: Buffer): Buffer {
   const size = line.buffer.byteLength;
   return size > 8192 && line.length * 2 < size ? Buffer.from(line) : line;
+}
+
+function headerTimeoutMessage(timeout: number): string {
+  return `Request timed out: no complete request line and headers within ${seconds(timeout)}`;
 }
 
 /** `30 seconds`, `1 second`, `0.5 seconds`. */

@@ -60,6 +60,11 @@ export abstract class BaseServer {
   max_header_memory: number = (this.constructor as ServerClass).max_header_memory;
   /** Bytes held now by requests still arriving, as their handlers report them (`max_header_memory`). */
   _headerBytes = 0;
+  /**
+   * When each connection entered the accept queue (`Date.now()`): a handler's first deadline runs
+   * from there, so time spent waiting for a slot counts against `header_timeout`.
+   */
+  readonly _queuedAt = new WeakMap<Socket, number>();
   server_address: Address;
   RequestHandlerClass: RequestHandlerClass;
 
@@ -310,6 +315,7 @@ export abstract class BaseServer {
       request.destroy();
       return;
     }
+    this._queuedAt.set(request, Date.now());
     this._pending.push([request, client_address]);
     if (this._canHandle()) this._wake(true);
   }
