@@ -132,6 +132,13 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
    */
   static write_timeout: number | null = 60;
   /**
+   * Seconds a read of the request body (`rfile.read()`, `read_body()`, a CGI script's stdin) may
+   * wait between two bytes from the client; past it the connection is closed, logged once, and
+   * the read rejects with a `TimeoutError`. `null`: no limit (Python's behaviour).
+   * @default 60
+   */
+  static body_timeout: number | null = 60;
+  /**
    * Bytes of request body the handler left unread that are read and dropped so the connection
    * can carry another request; a longer rest closes the connection instead.
    * @default 1048576 (1 MiB)
@@ -158,6 +165,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   header_timeout: number | null = (this.constructor as HandlerClass).header_timeout;
   keepalive_timeout: number | null = (this.constructor as HandlerClass).keepalive_timeout;
   write_timeout: number | null = (this.constructor as HandlerClass).write_timeout;
+  body_timeout: number | null = (this.constructor as HandlerClass).body_timeout;
   drain_limit: number = (this.constructor as HandlerClass).drain_limit;
   max_header_size: number = (this.constructor as HandlerClass).max_header_size;
 
@@ -185,6 +193,9 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   private idleMark = 0;
   /** Handled after its header deadline had passed: cut off after one turn of the event loop. */
   private overdue = false;
+  /** While the handler waits to read: `rfile.received` when a sweep last saw bytes come, and then. */
+  private readMark = 0;
+  private readSince = 0;
 
   /** `rfile.consumed` where the current request began. */
   private headStart = 0;
@@ -211,7 +222,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   override setup(): void {
     super.setup();
     const sweeper = this.server?._sweeper;
-    const timeouts = [this.header_timeout, this.keepalive_timeout, this.write_timeout].filter((t) => t !== null);
+    const timeouts = [this.header_timeout, this.keepalive_timeout, this.write_timeout, this.body_timeout].filter((t) => t !== null);
     if (this.timeout === null && sweeper && timeouts.length > 0) {
       sweeper.watch(this, Math.min(...timeouts) * 1000);
       this.watched = true;
@@ -379,6 +390,10 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       this.expire(`Request timed out: the client stopped reading for ${seconds(this.write_timeout)} while sending "${this.requestline}"`);
       return;
     }
+    if (this.phase === Phase.Handling && this.body_timeout !== null && this.readStalled(now)) {
+      this.expire(`Request timed out: the client stopped sending for ${seconds(this.body_timeout)} while receiving "${this.requestline}"`);
+      return;
+    }
     if (this.phase === Phase.Idle && this.rfile.received !== this.idleMark) {
       this.arm(Phase.Headers, now); // the next request has begun
       return;
@@ -391,6 +406,25 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     } else {
       this.expire(`Request timed out: the unread request body took more than ${seconds(this.header_timeout!)}`);
     }
+  }
+
+  /**
+   * Whether the handler has been waiting to read for `body_timeout` with no byte arriving: from
+   * the first sweep that sees it wait (or a byte arrive), so never early, and late by at most two
+   * sweep periods. Costs nothing on the read path.
+   */
+  private readStalled(now: number): boolean {
+    const rfile = this.rfile;
+    if (!rfile.waiting) {
+      this.readSince = 0;
+      return false;
+    }
+    if (this.readSince === 0 || rfile.received !== this.readMark) {
+      this.readMark = rfile.received;
+      this.readSince = now;
+      return false;
+    }
+    return now - this.readSince >= this.body_timeout! * 1000;
   }
 
   /** Logs `message` (unless null), then closes the connection; whatever the handler awaits fails. */

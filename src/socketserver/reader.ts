@@ -70,6 +70,11 @@ export class SocketReader {
     return this.received - this.buffered;
   }
 
+  /** True while a read waits for bytes from the peer. */
+  get waiting(): boolean {
+    return this.wake !== null;
+  }
+
   /** True once the peer has finished sending (or the socket failed) and every byte was read. */
   get atEnd(): boolean {
     return this.buffered === 0 && (this.ended || this.failure !== null);
