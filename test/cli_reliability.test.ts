@@ -344,6 +344,16 @@ describe("parseCommandLine: the reliability flags (in-process)", () => {
     } finally {
       await server.server_close();
     }
+    // With --workers, each process has its share of the run's budget (the default's, or the flag's).
+    for (const [args, share] of [[[], 64 * 1024 * 1024], [["--max-header-memory", "3000"], 1000]] as const) {
+      const workers = parseCommandLine(["-d", root, "--workers", args.length ? "3" : "2", ...args], "/cwd") as CommandLine;
+      const worker = chooseServer(workers, { shared_listen: true, print_warnings: false }).createServer(["127.0.0.1", 0]);
+      try {
+        assert.equal(worker.max_header_memory, share);
+      } finally {
+        await worker.server_close();
+      }
+    }
   });
 
   test("a huge --max-connections is accepted (the server fits it to the open-files limit)", () => {

@@ -97,7 +97,10 @@ export function chooseServer(command: CommandLine, options: ChooseOptions = {}):
     // Read when connections come and at shutdown, so setting them on the new server is enough.
     if (command.max_connections !== undefined) server.max_connections = command.max_connections;
     if (command.shutdown_grace !== undefined) server.shutdown_grace = command.shutdown_grace;
-    if (command.max_header_memory !== undefined) server.max_header_memory = command.max_header_memory;
+    // The budget is the whole run's: the --workers processes share it.
+    const headerMemory = command.max_header_memory ?? server.max_header_memory;
+    if (options.shared_listen && command.workers > 1) server.max_header_memory = Math.floor(headerMemory / command.workers);
+    else if (command.max_header_memory !== undefined) server.max_header_memory = headerMemory;
     return server;
   };
   if (!command.tls_cert) {
