@@ -128,6 +128,7 @@ const MALFORMED: [string, string[]][] = [
   ["a tab between the field name and its colon", [`Content-Length\t: ${SMUGGLED.length}`]],
   ["a bare CR inside a header line (hiding the next header from a proxy)", [`X-Note: a\rContent-Length: ${SMUGGLED.length}`]],
   ["a bare CR at the end of a value", [`X-Note: a\r`, `Content-Length: ${SMUGGLED.length}`]],
+  ["a bare CR starting a line", [`\rX-Note: a`, `Content-Length: ${SMUGGLED.length}`]],
   ["a header line without a colon", ["Not a header", `Content-Length: ${SMUGGLED.length}`]],
   ["a NUL in a field name", ["X\x00Note: a", `Content-Length: ${SMUGGLED.length}`]],
   ["a DEL in a field name", ["X\x7fNote: a", `Content-Length: ${SMUGGLED.length}`]],

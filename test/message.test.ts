@@ -221,6 +221,7 @@ for (const [name, line] of [
   ["a NUL in the name", "Content\x00Length: 5"],
   ["a bare CR in the value", "A: 1\rContent-Length: 5"],
   ["a bare CR in a continuation line", " folded\rB: 2"],
+  ["a bare CR starting the line", "\rContent-Length: 5"],
   ["an empty name", ": 5"],
   ["a 'From ' envelope line", "From nobody"],
 ] as const) {

@@ -257,7 +257,7 @@ export function parseHeaderLines<M extends HTTPMessage>(httpLines: string[], fac
   for (let lineno = 0; lineno < lines.length; lineno++) {
     const line = lines[lineno]!;
     const first = line.charCodeAt(0);
-    if (first === 0x0d || first === 0x0a || line.length === 0) break; // the blank line (checked lines)
+    if (checked && (first === 0x0d || first === 0x0a || line.length === 0)) break; // only the blank line, once checked
     if (first === 0x20 || first === 0x09) {
       // A continuation line folds into the previous header; one at the top is a defect, dropped.
       if (name) pieces.push(line);
@@ -284,8 +284,8 @@ export function parseHeaderLines<M extends HTTPMessage>(httpLines: string[], fac
  */
 export function checkFieldLines(lines: string[]): void {
   for (const line of lines) {
+    if (line === "\r\n" || line === "\n" || line === "") return; // the blank line
     const first = line.charCodeAt(0);
-    if (first === 0x0d || first === 0x0a || line.length === 0) return; // the blank line
     let valueStart = 0;
     if (first !== 0x20 && first !== 0x09) {
       valueStart = nameEnd(line) + 1;

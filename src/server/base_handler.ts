@@ -746,6 +746,7 @@ function detached(line: Buffer): Buffer {
   return size > 8192 && line.length * 2 < size ? Buffer.from(line) : line;
 }
 
+/** The line logged when a request line and headers did not arrive within `timeout` seconds. */
 function headerTimeoutMessage(timeout: number): string {
   return `Request timed out: no complete request line and headers within ${seconds(timeout)}`;
 }
