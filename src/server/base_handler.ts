@@ -178,6 +178,11 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   request_version = "";
   headers: HTTPMessage = new HTTPMessage();
   close_connection = true;
+  /**
+   * Python's: the status line and headers that `send_response()`/`send_header()` buffer until
+   * `flush_headers()` writes them, one Latin-1 string a line. Kept public, as Python's tests and
+   * subclasses read it.
+   */
   _headers_buffer: string[] = [];
 
   /** True while waiting for the first byte of a request on a kept-alive connection. */

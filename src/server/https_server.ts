@@ -82,7 +82,7 @@ export class HTTPSServer extends HTTPServer {
   handshake_timeout: number = (this.constructor as typeof HTTPSServer).handshake_timeout;
   /** The TLS context, made by `server_activate()`. */
   context: SecureContext | null = null;
-  /** Connections still in their handshake (closed by `server_close()`). */
+  /** Connections still in their handshake (closed by `server_close()`). @internal */
   readonly _handshaking = new Set<TLSSocket>();
 
   constructor(

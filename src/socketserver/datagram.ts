@@ -185,6 +185,7 @@ export class UDPServer extends BaseServer<Address> {
 
   override close_request(_request: Socket): void {}
 
+  /** @internal */
   override _destroyConnections(): void {
     this._pending.splice(0);
   }

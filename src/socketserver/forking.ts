@@ -18,7 +18,7 @@ const REASON =
   "ThreadingUnixStreamServer); to use every CPU run several processes on one port (simplehttp --workers N, built on node:cluster).";
 
 /** `ForkingMixIn(Base)`: a class whose constructor throws a `TypeError` naming the alternatives. */
-export function ForkingMixIn<T extends ServerConstructor>(Base: T) {
+export function ForkingMixIn<T extends ServerConstructor>(Base: T): T {
   abstract class ForkingServer extends Base {
     constructor(...args: any[]) {
       throw new TypeError(`${new.target.name || "ForkingMixIn"} is not supported: ${REASON}`);

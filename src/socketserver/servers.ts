@@ -62,11 +62,12 @@ export abstract class BaseServer<A = Address> {
   max_connections: number = (this.constructor as ServerClass).max_connections;
   shutdown_grace: number = (this.constructor as ServerClass).shutdown_grace;
   max_header_memory: number = (this.constructor as ServerClass).max_header_memory;
-  /** Bytes held now by requests still arriving, as their handlers report them (`max_header_memory`). */
+  /** Bytes held now by requests still arriving, as their handlers report them (`max_header_memory`). @internal */
   _headerBytes = 0;
   /**
    * When each connection entered the accept queue (`Date.now()`): a handler's first deadline runs
    * from there, so time spent waiting for a slot counts against `header_timeout`.
+   * @internal
    */
   readonly _queuedAt = new WeakMap<Socket, number>();
   /** Where the server listens: `[host, port]` for TCP and UDP, a path for Unix sockets. */
@@ -76,21 +77,27 @@ export abstract class BaseServer<A = Address> {
   /** Settles once the server is bound and listening; rejects with the bind error. */
   ready: Promise<void> = Promise.resolve();
 
+  /** @internal */
   _pending: [Socket, Address][] = [];
+  /** @internal */
   _handlers = new Set<BaseRequestHandler<any>>();
+  /** @internal */
   _waiter: Waiter | null = null;
+  /** @internal */
   _shutdownRequested = false;
+  /** @internal */
   _serving: Promise<void> | null = null;
+  /** @internal */
   _closed = false;
-  /** Every accepted connection not yet closed: handled, waiting, in a TLS handshake, or closing. */
+  /** Every accepted connection not yet closed: handled, waiting, in a TLS handshake, or closing. @internal */
   readonly _connections = new Set<Socket>();
-  /** Connections already answered and ended, reading until the peer closes (`close_request`). */
+  /** Connections already answered and ended, reading until the peer closes (`close_request`). @internal */
   readonly _lingering = new Set<Socket>();
-  /** The deadlines of handlers, handshakes and closing connections, checked by one timer. */
+  /** The deadlines of handlers, handshakes and closing connections, checked by one timer. @internal */
   readonly _sweeper = new DeadlineSweeper();
-  /** Called when the last connection and handler are gone (`graceful_close()` waits on it). */
+  /** Called when the last connection and handler are gone (`graceful_close()` waits on it). @internal */
   _onIdle: (() => void) | null = null;
-  /** Handlers that gave their slot back (`release_slot()`): not counted against the limits. */
+  /** Handlers that gave their slot back (`release_slot()`): not counted against the limits. @internal */
   readonly _released = new Set<BaseRequestHandler<any>>();
 
   /** `server_address` is checked (and copied) by the subclass that knows its shape. */
@@ -112,6 +119,7 @@ export abstract class BaseServer<A = Address> {
     return loop;
   }
 
+  /** @internal */
   async _serveLoop(poll_interval: number): Promise<void> {
     try {
       await this.ready;
@@ -157,6 +165,7 @@ export abstract class BaseServer<A = Address> {
     return true;
   }
 
+  /** @internal */
   async _handle_request_noblock(): Promise<void> {
     const next = this._pending.shift();
     if (!next) return;
@@ -185,7 +194,7 @@ export abstract class BaseServer<A = Address> {
     await this._runHandler(new this.RequestHandlerClass(request, client_address, this));
   }
 
-  /** Runs a handler, tracking it so `server_close()` can reach it. */
+  /** Runs a handler, tracking it so `server_close()` can reach it. @internal */
   async _runHandler(handler: BaseRequestHandler<any>): Promise<void> {
     this._handlers.add(handler);
     try {
@@ -199,12 +208,12 @@ export abstract class BaseServer<A = Address> {
     }
   }
 
-  /** The connection limits in force (see `admission.ts`); `TCPServer` adds its queue size. */
+  /** The connection limits in force (see `admission.ts`); `TCPServer` adds its queue size. @internal */
   _connectionLimits(): ConnectionLimits {
     return connectionLimits(this.max_connections, 0);
   }
 
-  /** True when a queued connection is there and a handling slot is free. */
+  /** True when a queued connection is there and a handling slot is free. @internal */
   _canHandle(): boolean {
     return this._pending.length > 0 && this._handlers.size - this._released.size < this._connectionLimits().handled;
   }
@@ -287,7 +296,7 @@ export abstract class BaseServer<A = Address> {
     this._sweeper.close();
   }
 
-  /** Resolves when no connection or handler is left, or at `deadline` (ms). */
+  /** Resolves when no connection or handler is left, or at `deadline` (ms). @internal */
   _idleBy(deadline: number): Promise<void> {
     if (this._isIdle()) return Promise.resolve();
     return new Promise((resolve) => {
@@ -303,15 +312,17 @@ export abstract class BaseServer<A = Address> {
     });
   }
 
+  /** @internal */
   _isIdle(): boolean {
     return this._connections.size === 0 && this._handlers.size === 0;
   }
 
+  /** @internal */
   _checkIdle(): void {
     if (this._onIdle && this._isIdle()) this._onIdle();
   }
 
-  /** Closes every connection at once: queued, handled, in a handshake, or closing. */
+  /** Closes every connection at once: queued, handled, in a handshake, or closing. @internal */
   _destroyConnections(): void {
     for (const [request] of this._pending.splice(0)) request.destroy();
     for (const handler of this._handlers) handler.request.destroy();
@@ -331,7 +342,7 @@ export abstract class BaseServer<A = Address> {
     await this.server_close();
   }
 
-  /** Queues an accepted connection and wakes the serving loop if it may be handled now. */
+  /** Queues an accepted connection and wakes the serving loop if it may be handled now. @internal */
   _enqueue(request: Socket, client_address: Address): void {
     if (this._closed) {
       request.destroy();
@@ -342,6 +353,7 @@ export abstract class BaseServer<A = Address> {
     if (this._canHandle()) this._wake(true);
   }
 
+  /** @internal */
   _wake(gotRequest: boolean): void {
     const waiter = this._waiter;
     this._waiter = null;
@@ -351,6 +363,7 @@ export abstract class BaseServer<A = Address> {
   /**
    * Resolves true when a queued connection may be handled (one is waiting and a slot is free),
    * false on timeout (`null`: none) or shutdown.
+   * @internal
    */
   _waitForRequest(seconds: number | null): Promise<boolean> {
     if (this._canHandle()) return Promise.resolve(true);
@@ -383,7 +396,7 @@ export class TCPServer<A = Address> extends BaseServer<A> {
   address_family: AddressFamily;
   /** The listening `net.Server` (Python's listening socket). */
   socket: Server;
-  /** What to do when accept() runs out of file descriptors; made when listening starts. */
+  /** What to do when accept() runs out of file descriptors; made when listening starts. @internal */
   _acceptGuard: AcceptGuard | null = null;
   private listenArguments: ListenOptions | null = null;
   private relistenTimer: NodeJS.Timeout | null = null;
@@ -465,6 +478,7 @@ export class TCPServer<A = Address> extends BaseServer<A> {
   /** Python calls `listen()` here; Node already listens after `server_bind()`. */
   override server_activate(): void {}
 
+  /** @internal */
   override _connectionLimits(): ConnectionLimits {
     return connectionLimits(this.max_connections, this.request_queue_size);
   }
@@ -605,10 +619,11 @@ type ServerConstructor = abstract new (...args: any[]) => BaseServer<any>;
  * others. `server_close()` waits for the connections in flight when `block_on_close` is true and
  * `daemon_threads` is false, as Python joins its non-daemon threads.
  */
-export function ThreadingMixIn<T extends ServerConstructor>(Base: T) {
-  abstract class ThreadingServer extends Base {
+export function ThreadingMixIn<T extends ServerConstructor>(Base: T): T & (abstract new (...args: any[]) => ThreadingServer) {
+  abstract class Threading extends Base implements ThreadingServer {
     daemon_threads = false;
     block_on_close = true;
+    /** @internal */
     readonly _threads = new Set<Promise<void>>();
 
     override process_request(request: Socket, client_address: Address): Promise<void> {
@@ -636,7 +651,17 @@ export function ThreadingMixIn<T extends ServerConstructor>(Base: T) {
       if (this.block_on_close) await Promise.allSettled([...this._threads]);
     }
   }
-  return ThreadingServer;
+  return Threading;
+}
+
+/** What `ThreadingMixIn` adds to a server class (its declared type, written once). */
+export interface ThreadingServer {
+  /** Python's: a "thread" (here, a connection's task) that `server_close()` does not wait for. @default false */
+  daemon_threads: boolean;
+  /** Whether `server_close()` waits for the connections in flight. @default true */
+  block_on_close: boolean;
+  /** One connection's whole life: handle, report an exception, close. */
+  process_request_thread(request: Socket, client_address: Address): Promise<void>;
 }
 
 /** A `TCPServer` that handles connections concurrently. */
