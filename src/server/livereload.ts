@@ -57,6 +57,8 @@ export interface LiveReloadOptions {
   heartbeatMs?: number;
   /** Where a watcher failure is reported (one line). @default a line on stderr */
   onError?: (message: string) => void;
+  /** Changes to files this says yes to (by their path in the directory) reload nothing. @default none */
+  ignore?: (filename: string) => boolean;
 }
 
 /** One open event stream: what to write to it, and how to end it. */
@@ -71,6 +73,7 @@ export class LiveReloadHub {
   readonly debounceMs: number;
   readonly heartbeatMs: number;
   private readonly onError: (message: string) => void;
+  private readonly ignore: ((filename: string) => boolean) | null;
   private readonly clients = new Set<Client>();
   private watcher: FSWatcher | null = null;
   private debounce: NodeJS.Timeout | null = null;
@@ -82,6 +85,7 @@ export class LiveReloadHub {
     this.debounceMs = options.debounceMs ?? 100;
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.onError = options.onError ?? ((message) => process.stderr.write(`${message}\n`));
+    this.ignore = options.ignore ?? null;
   }
 
   /** How many event streams are open. */
@@ -98,7 +102,9 @@ export class LiveReloadHub {
     if (this.watcher || this.closed) return;
     try {
       // Not persistent: the watcher alone never keeps the process alive.
-      this.watcher = watch(this.directory, { recursive: true, persistent: false }, () => this.changed());
+      this.watcher = watch(this.directory, { recursive: true, persistent: false }, (_event, filename) => {
+        if (!(this.ignore && filename && this.ignore(String(filename)))) this.changed();
+      });
     } catch (error) {
       this.onError(`simplehttp: --watch cannot watch ${this.directory}: ${(error as Error).message}`);
       return;
