@@ -67,6 +67,20 @@ beyond python -m http.server:
                         for up to SECONDS (default: 10)
   --no-follow-symlinks  answer 404 for a symbolic link that leads outside the
                         directory
+  --upload              receive files: PUT /dir/NAME, and an upload form on
+                        listings (multipart POST)
+  --upload-overwrite    let an upload replace an existing file (default: 409
+                        Conflict)
+  --upload-mkdir        let an upload create the directories its path names
+                        (default: 409 Conflict)
+  --upload-max SIZE     refuse uploads larger than SIZE bytes, or with K, M, G
+                        (default: 1G; 0: no limit)
+  --auth USER:PASSWORD  ask for this user name and password (HTTP Basic);
+                        repeatable
+  --auth-file FILE      read USER:PASSWORD lines from FILE (kept out of ps and
+                        the shell's history)
+  --auth-scope SCOPE    what --auth guards: all (default) requests, or uploads
+                        only
   --version             show the version and exit
 `;
 
