@@ -5,15 +5,15 @@
  * timeouts) in a child process and hits it with 200 concurrent clients for N minutes (default
  * 10): files of 1 KiB to 1 MiB, listings, 404s and redirects, over keep-alive and one-request
  * connections, with slow readers, clients that reset mid-file and clients that stall then leave.
- * Then, unless `--no-extremes`: a 1 GB upload nobody reads, and 1,000 clients that stop reading a
- * 100 MiB file.
+ * Then, unless `--no-extremes`: a 1 GB upload nobody reads, a 1 GB upload written to disk (`PUT`
+ * to a second server with `upload` on), and 1,000 clients that stop reading a 100 MiB file.
  *
  * It reports the errors clients saw (must be 0), the server's RSS over time (must be flat), its
  * open file descriptors once the load is gone (back to the idle count), and what it logged.
  * Exit status 0 when all three hold, 1 otherwise.
  */
 import { spawn } from "node:child_process";
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,7 +49,15 @@ async function serve(directory: string): Promise<void> {
   const server = new ThreadingHTTPServer(["127.0.0.1", 0], Handler.with_directory(directory));
   await server.ready;
   const loop = server.serve_forever();
-  process.stdout.write(`port ${server.server_address[1]}\n`);
+  // Uploads go to a server of their own, so the load above meets Python's handler unchanged.
+  class Uploads extends Handler {
+    static override upload = true;
+    static override upload_max = null;
+  }
+  const uploads = new ThreadingHTTPServer(["127.0.0.1", 0], Uploads.with_directory(join(directory, "..", `${directory.split("/").pop()}-uploads`)));
+  await uploads.ready;
+  void uploads.serve_forever();
+  process.stdout.write(`port ${server.server_address[1]}\nuploads ${uploads.server_address[1]}\n`);
   // The live heap, measured after a full collection: what a leak would make grow.
   const gc = (globalThis as { gc?: () => void }).gc;
   process.on("SIGUSR2", () => {
@@ -72,6 +80,7 @@ interface Fixture {
 
 function makeFixture(): Fixture {
   const root = mkdtempSync(join(tmpdir(), "simplehttp-soak-"));
+  mkdirSync(`${root}-uploads`);
   const sizes = new Map<string, number>();
   for (const [name, size] of [["1k.bin", 1024], ["64k.bin", 64 * 1024], ["1m.bin", MiB]] as const) {
     writeFileSync(join(root, name), Buffer.alloc(size, 0x61));
@@ -315,6 +324,32 @@ async function uploadNobodyReads(port: number, bytes: number): Promise<number> {
   return sent;
 }
 
+/**
+ * `PUT /1g.bin` of `bytes` to the upload server, as fast as it takes them: the status, and the
+ * server's highest RSS (MiB) sampled every 100 ms meanwhile.
+ */
+async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{ status: string; peakRss: number; seconds: number }> {
+  const socket = new Socket();
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.connect(port, "127.0.0.1", resolve);
+  });
+  let reply = "";
+  socket.on("data", (chunk: Buffer) => (reply += chunk.toString("latin1")));
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  let peakRss = rssMiB(pid);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 100);
+  const started = Date.now();
+  socket.write(`PUT /1g.bin HTTP/1.1\r\nHost: soak\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`);
+  const chunk = Buffer.alloc(MiB, 0x75);
+  for (let sent = 0; sent < bytes && !socket.destroyed; sent += chunk.length) {
+    if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), closed]);
+  }
+  await closed;
+  clearInterval(sampler);
+  return { status: reply.split("\r\n", 1)[0]!, peakRss, seconds: (Date.now() - started) / 1000 };
+}
+
 async function stalledReaders(port: number, count: number): Promise<Socket[]> {
   const sockets: Socket[] = [];
   for (let i = 0; i < count; i++) {
@@ -356,6 +391,7 @@ async function main(): Promise<number> {
   try {
     if (!(await settle(() => /port \d+/.test(stdout), 10_000))) throw new Error("the server did not start");
     const port = Number(/port (\d+)/.exec(stdout)![1]);
+    const uploadPort = Number(/uploads (\d+)/.exec(stdout)![1]);
     const pid = child.pid!;
     await sleep(500);
     const idleFds = openFds(pid);
@@ -395,16 +431,26 @@ async function main(): Promise<number> {
     const flat = samples.length < 3 || average(last, 1) <= average(middle, 1) * 1.1 + 4;
 
     let extremes = "";
+    let uploadOk = true;
     if (options.extremes) {
       const before = rssMiB(pid);
       const sent = await uploadNobodyReads(port, 1024 * MiB);
       const afterUpload = rssMiB(pid);
+      const written = await uploadToDisk(uploadPort, pid, 1024 * MiB);
+      const uploaded = join(`${fixture.root}-uploads`, "1g.bin");
+      const size = statSync(uploaded, { throwIfNoEntry: false })?.size ?? 0;
+      rmSync(uploaded, { force: true });
+      const afterWrite = rssMiB(pid);
+      uploadOk = written.status === "HTTP/1.1 201 Created" && size === 1024 * MiB;
       const readers = await stalledReaders(port, 1000);
       await sleep(5000);
       const withReaders = rssMiB(pid);
       for (const socket of readers) socket.destroy();
       extremes =
         `1 GB upload nobody reads: ${(sent / MiB).toFixed(0)} MiB sent, RSS ${before.toFixed(1)} → ${afterUpload.toFixed(1)} MiB\n` +
+        `1 GB upload written to disk (PUT, upload on): ${written.status}, ${(size / MiB).toFixed(0)} MiB on disk in ` +
+        `${written.seconds.toFixed(1)} s; RSS ${afterUpload.toFixed(1)} MiB before, ${written.peakRss.toFixed(1)} MiB at most during, ` +
+        `${afterWrite.toFixed(1)} MiB after — ${uploadOk ? "OK" : "FAILED"}\n` +
         `1,000 stalled readers of 100 MiB: RSS ${afterUpload.toFixed(1)} → ${withReaders.toFixed(1)} MiB`;
     }
 
@@ -440,12 +486,13 @@ async function main(): Promise<number> {
     console.log(`open fds: ${idleFds} idle before, ${endFds} after — ${endFds <= idleFds ? "back to idle" : "LEAKED"}`);
     console.log(`server log: ${logLines.length} lines, ${tracebacks} tracebacks; exit status ${code} after SIGTERM`);
     for (const [kind, n] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${String(n).padStart(8)}  ${kind}`);
-    const ok = counts.errors === 0 && flat && endFds <= idleFds && tracebacks === 0 && code === 0;
+    const ok = counts.errors === 0 && flat && endFds <= idleFds && tracebacks === 0 && code === 0 && uploadOk;
     console.log(ok ? "\nsoak: OK" : "\nsoak: FAILED");
     return ok ? 0 : 1;
   } finally {
     child.kill("SIGKILL");
     rmSync(fixture.root, { recursive: true, force: true });
+    rmSync(`${fixture.root}-uploads`, { recursive: true, force: true });
     rmSync(logPath, { force: true });
   }
 }
