@@ -5,15 +5,18 @@
  * timeouts) in a child process and hits it with 200 concurrent clients for N minutes (default
  * 10): files of 1 KiB to 1 MiB, listings, 404s and redirects, over keep-alive and one-request
  * connections, with slow readers, clients that reset mid-file and clients that stall then leave.
- * Then, unless `--no-extremes`: a 1 GB upload nobody reads, a 1 GB upload written to disk (`PUT`
- * to a second server with `upload` on), and 1,000 clients that stop reading a 100 MiB file.
+ * Then, unless `--no-extremes`: a 1 GB upload nobody reads, a 1 GB file uploaded as a form and
+ * written to disk by `form()` (its peak RSS must stay flat), a 1 GB `PUT` written to disk by the
+ * upload feature (a second server with `upload` on; checked on disk), and 1,000 clients that stop
+ * reading a 100 MiB file.
  *
  * It reports the errors clients saw (must be 0), the server's RSS over time (must be flat), its
  * open file descriptors once the load is gone (back to the idle count), and what it logged.
  * Exit status 0 when all three hold, 1 otherwise.
  */
 import { spawn } from "node:child_process";
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, createWriteStream, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,16 +48,35 @@ function parseOptions(argv: string[]): Options {
 async function serve(directory: string): Promise<void> {
   class Handler extends SimpleHTTPRequestHandler {
     static override protocol_version = "HTTP/1.1";
+
+    /** POST /upload: each file of the form written to disk (then removed); else Python's 501. */
+    async do_POST() {
+      if (this.path !== "/upload") return this.send_error(501, "Unsupported method ('POST')");
+      let bytes = 0;
+      for await (const part of this.form()) {
+        if (part.type !== "file") continue;
+        const target = join(directory, `.upload-${process.pid}`);
+        await pipeline(part.stream, createWriteStream(target));
+        bytes += statSync(target).size;
+        rmSync(target, { force: true });
+      }
+      const body = Buffer.from(`${bytes}\n`);
+      this.send_response(201);
+      this.send_header("Content-Length", body.length);
+      await this.end_headers();
+      await this.wfile.write(body);
+    }
   }
   const server = new ThreadingHTTPServer(["127.0.0.1", 0], Handler.with_directory(directory));
   await server.ready;
   const loop = server.serve_forever();
-  // Uploads go to a server of their own, so the load above meets Python's handler unchanged.
-  class Uploads extends Handler {
+  // The upload feature gets a server of its own, so the load above meets Python's handler unchanged.
+  class Uploads extends SimpleHTTPRequestHandler {
+    static override protocol_version = "HTTP/1.1";
     static override upload = true;
     static override upload_max = null;
   }
-  const uploads = new ThreadingHTTPServer(["127.0.0.1", 0], Uploads.with_directory(join(directory, "..", `${directory.split("/").pop()}-uploads`)));
+  const uploads = new ThreadingHTTPServer(["127.0.0.1", 0], Uploads.with_directory(`${directory}-uploads`));
   await uploads.ready;
   void uploads.serve_forever();
   process.stdout.write(`port ${server.server_address[1]}\nuploads ${uploads.server_address[1]}\n`);
@@ -325,10 +347,13 @@ async function uploadNobodyReads(port: number, bytes: number): Promise<number> {
 }
 
 /**
- * `PUT /1g.bin` of `bytes` to the upload server, as fast as it takes them: the status, and the
- * server's highest RSS (MiB) sampled every 100 ms meanwhile.
+ * Uploads `bytes` of one file as multipart/form-data to /upload, as fast as the server takes it;
+ * resolves with the server's reply and the highest RSS (MiB) of `pid` seen meanwhile.
  */
-async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{ status: string; peakRss: number; seconds: number }> {
+async function formUpload(port: number, bytes: number, pid: number): Promise<{ reply: string; peak: number }> {
+  const boundary = "soakBoundary";
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
   const socket = new Socket();
   await new Promise<void>((resolve, reject) => {
     socket.once("error", reject);
@@ -337,8 +362,37 @@ async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{
   let reply = "";
   socket.on("data", (chunk: Buffer) => (reply += chunk.toString("latin1")));
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  let peakRss = rssMiB(pid);
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 100);
+  let peak = rssMiB(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
+  socket.write(
+    `POST /upload HTTP/1.1\r\nHost: soak\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n` +
+      `Content-Length: ${head.length + bytes + tail.length}\r\nConnection: close\r\n\r\n${head}`,
+  );
+  const chunk = Buffer.alloc(MiB, 0x62);
+  for (let sent = 0; sent < bytes && !socket.destroyed; sent += chunk.length) {
+    if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), closed]);
+  }
+  socket.end(tail);
+  await closed;
+  clearInterval(sampler);
+  return { reply, peak };
+}
+
+/**
+ * `PUT /1g.bin` of `bytes` to the upload server, as fast as it takes them: the status line, the
+ * server's highest RSS (MiB) sampled every 100 ms meanwhile, and the seconds it took.
+ */
+async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{ status: string; peak: number; seconds: number }> {
+  const socket = new Socket();
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.connect(port, "127.0.0.1", resolve);
+  });
+  let reply = "";
+  socket.on("data", (chunk: Buffer) => (reply += chunk.toString("latin1")));
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  let peak = rssMiB(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
   const started = Date.now();
   socket.write(`PUT /1g.bin HTTP/1.1\r\nHost: soak\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`);
   const chunk = Buffer.alloc(MiB, 0x75);
@@ -347,7 +401,7 @@ async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{
   }
   await closed;
   clearInterval(sampler);
-  return { status: reply.split("\r\n", 1)[0]!, peakRss, seconds: (Date.now() - started) / 1000 };
+  return { status: reply.split("\r\n", 1)[0]!, peak, seconds: (Date.now() - started) / 1000 };
 }
 
 async function stalledReaders(port: number, count: number): Promise<Socket[]> {
@@ -436,11 +490,14 @@ async function main(): Promise<number> {
       const before = rssMiB(pid);
       const sent = await uploadNobodyReads(port, 1024 * MiB);
       const afterUpload = rssMiB(pid);
+      const form = await formUpload(port, 1024 * MiB, pid);
+      const afterForm = rssMiB(pid);
+      const formBody = form.reply.slice(form.reply.indexOf("\r\n\r\n") + 4).trim();
       const written = await uploadToDisk(uploadPort, pid, 1024 * MiB);
       const uploaded = join(`${fixture.root}-uploads`, "1g.bin");
       const size = statSync(uploaded, { throwIfNoEntry: false })?.size ?? 0;
       rmSync(uploaded, { force: true });
-      const afterWrite = rssMiB(pid);
+      const afterPut = rssMiB(pid);
       uploadOk = written.status === "HTTP/1.1 201 Created" && size === 1024 * MiB;
       const readers = await stalledReaders(port, 1000);
       await sleep(5000);
@@ -448,10 +505,12 @@ async function main(): Promise<number> {
       for (const socket of readers) socket.destroy();
       extremes =
         `1 GB upload nobody reads: ${(sent / MiB).toFixed(0)} MiB sent, RSS ${before.toFixed(1)} → ${afterUpload.toFixed(1)} MiB\n` +
-        `1 GB upload written to disk (PUT, upload on): ${written.status}, ${(size / MiB).toFixed(0)} MiB on disk in ` +
-        `${written.seconds.toFixed(1)} s; RSS ${afterUpload.toFixed(1)} MiB before, ${written.peakRss.toFixed(1)} MiB at most during, ` +
-        `${afterWrite.toFixed(1)} MiB after — ${uploadOk ? "OK" : "FAILED"}\n` +
-        `1,000 stalled readers of 100 MiB: RSS ${afterUpload.toFixed(1)} → ${withReaders.toFixed(1)} MiB`;
+        `1 GB file uploaded as a form, written to disk by form(): ${form.reply.split("\r\n")[0]}, ${formBody} bytes; ` +
+        `RSS ${afterUpload.toFixed(1)} → peak ${form.peak.toFixed(1)} → ${afterForm.toFixed(1)} MiB\n` +
+        `1 GB PUT written to disk by the upload feature: ${written.status}, ${(size / MiB).toFixed(0)} MiB on disk in ` +
+        `${written.seconds.toFixed(1)} s; RSS ${afterForm.toFixed(1)} → peak ${written.peak.toFixed(1)} → ${afterPut.toFixed(1)} MiB` +
+        ` — ${uploadOk ? "OK" : "FAILED"}\n` +
+        `1,000 stalled readers of 100 MiB: RSS ${afterForm.toFixed(1)} → ${withReaders.toFixed(1)} MiB`;
     }
 
     // Idle again: keep-alive timeouts and lingering closes are a few seconds at most.

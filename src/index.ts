@@ -15,3 +15,15 @@ export { HTTPMessage, HTTPException, LineTooLong, parse_headers } from "./http/m
 export type { Address } from "./socketserver/address.js";
 export { SimpleHTTPRequestHandler, type SimpleHTTPRequestHandlerOptions, type FileLike } from "./server/simple_handler.js";
 export { CGIHTTPRequestHandler, CGI_DEPRECATION_MESSAGE, nobody_uid, executable } from "./server/cgi_handler.js";
+
+// For handler authors: bodies, forms, disconnects, logs, and handlers driven without a socket.
+export { RequestBodyError, type BodyOptions, type PythonFile } from "./server/request_body.js";
+export { parseForm, type FormOptions, type FormPart, type FormField, type FormFile } from "./server/forms.js";
+export { ConnectionClosedError, BrokenPipeError, ConnectionResetError } from "./socketserver/writer.js";
+export { SocketTimeoutError } from "./socketserver/reader.js";
+export { ServerStartError } from "./socketserver/errors.js";
+export { flushLog } from "./socketserver/log_writer.js";
+export type { BinaryReader, BinaryWriter } from "./socketserver/handlers.js";
+export { BytesIO } from "./py/io.js";
+/** Python's `format % args` (printf-style), for `log_message` overrides; `pyRepr` is `repr()` for `%r`. */
+export { percentFormat, pyRepr } from "./py/format.js";

@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { killAll, startServer, stop, waitFor, type Running } from "./cli_process.js";
+import { serve } from "./helpers.js";
+import { FormReporter } from "./forms_fixture.js";
 
 // The functions given to page.evaluate run in the page; the suite compiles without the DOM
 // library, so the little of it they use is declared here.
@@ -527,5 +529,28 @@ describe("in Chromium", () => {
       assert.match(server.proc.stderr(), /uploaded \/one\.bin \(120000 bytes\)\n[\s\S]*uploaded \/two\.bin[\s\S]*uploaded \/three\.bin/);
       assert.deepEqual(errors, []);
     });
+  });
+
+  test("a form with a text field and two files, posted by the browser, is parsed by form()", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    class Quiet extends FormReporter {
+      override log_message() {}
+    }
+    const running = await serve(Quiet);
+    t.after(() => running.close());
+    await page.goto(`http://127.0.0.1:${running.port}/`);
+    await page.fill("#title", "Ferienfotos für Oma");
+    await page.setInputFiles("#files", [
+      { name: "strand bild.png", mimeType: "image/png", buffer: Buffer.alloc(300_000, 9) },
+      { name: "notiz.txt", mimeType: "text/plain", buffer: Buffer.from("grüße\n") },
+    ]);
+    await Promise.all([page.waitForURL(`http://127.0.0.1:${running.port}/upload`), page.click("#send")]);
+    const parts = JSON.parse((await page.locator("body").textContent()) ?? "null");
+    assert.deepEqual(parts, [
+      { type: "field", name: "title", value: "Ferienfotos für Oma", mimeType: "text/plain" },
+      { type: "file", name: "files", filename: "strand bild.png", mimeType: "image/png", size: 300_000 },
+      { type: "file", name: "files", filename: "notiz.txt", mimeType: "text/plain", size: Buffer.byteLength("grüße\n") },
+    ]);
   });
 });

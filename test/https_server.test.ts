@@ -171,15 +171,21 @@ test("plain HTTP on the TLS port is logged as one line, and the server keeps ser
   }
 });
 
-test("a wrong password, a key that does not match, or a missing file rejects ready and frees the port", async () => {
-  const cases: [HTTPSOptions, RegExp][] = [
-    [{ certfile: fixture("cert.pem"), keyfile: fixture("key-encrypted.pem"), password: "wrong" }, /bad decrypt|bad password|decrypt/i],
-    [{ certfile: fixture("cert.pem"), keyfile: fixture("other-key.pem") }, /key values mismatch/i],
-    [{ certfile: fixture("missing.pem") }, /ENOENT/],
+test("a wrong password, a key that does not match, a file that is no key, or a missing file rejects ready in the command line's words, the OpenSSL error as cause, and frees the port", async () => {
+  const cases: [HTTPSOptions, string, RegExp][] = [
+    [{ certfile: fixture("cert.pem"), keyfile: fixture("key-encrypted.pem"), password: "wrong" }, "cannot decrypt the TLS key (wrong or missing password)", /bad decrypt/i],
+    [{ certfile: fixture("cert.pem"), keyfile: fixture("other-key.pem") }, "the TLS key does not match the certificate", /key values mismatch/i],
+    [{ certfile: fixture("cert.pem"), keyfile: fixture("README.md") }, "the TLS key file holds no private key OpenSSL can read", /DECODER routines::unsupported/],
+    [{ certfile: fixture("missing.pem") }, `no such file: ${fixture("missing.pem")}`, /ENOENT/],
   ];
-  for (const [options, error] of cases) {
+  for (const [options, message, cause] of cases) {
     const server = new ThreadingHTTPSServer(["127.0.0.1", 0], Hello, true, options);
-    await assert.rejects(server.ready, error);
+    await assert.rejects(server.ready, (error: Error & { code?: string }) => {
+      assert.equal(error.message, message);
+      assert.match(String((error.cause as Error).message), cause);
+      assert.equal(error.code, (error.cause as NodeJS.ErrnoException).code);
+      return true;
+    });
     assert.equal(server.socket.listening, false);
   }
 });

@@ -9,6 +9,7 @@ import { constants as osConstants } from "node:os";
 import type { Address } from "../socketserver/address.js";
 import type { HTTPDualStackServer, ServerChoice } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
+import { describeOSError } from "../socketserver/errors.js";
 
 /** The server could not start: one line on stderr, exit status 1. */
 export class StartupError extends Error {}
@@ -33,24 +34,8 @@ const ALL_INTERFACES = ["::", "0.0.0.0"] as const;
 /** Errors from binding `::` that mean "this host has no IPv6" rather than a real failure. */
 const NO_IPV6 = new Set(["EAFNOSUPPORT", "EADDRNOTAVAIL", "EPROTONOSUPPORT"]);
 
-/** Readable words for the errors binding and resolving give. */
-const REASONS: Record<string, string> = {
-  EADDRINUSE: "address already in use",
-  EACCES: "permission denied",
-  EADDRNOTAVAIL: "address not available on this host",
-  EAFNOSUPPORT: "address family not supported",
-  EINVAL: "invalid argument",
-  ENOTFOUND: "no such host",
-  EAI_AGAIN: "temporary failure in name resolution",
-  EAI_NONAME: "no such host",
-  EAI_FAIL: "name resolution failed",
-};
-
-function reason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  if (code && REASONS[code]) return REASONS[code];
-  return error instanceof Error ? error.message : String(error);
-}
+/** Readable words for the errors binding and resolving give (shared with the library's errors). */
+const reason = describeOSError;
 
 /** Refuses a `-d` that is not a directory (Python would start and answer 404 to everything). */
 export function checkDirectory(directory: string): void {

@@ -28,6 +28,7 @@ const MAX_SIZE_LINE = 16 * 1024;
 const MAX_SIZE_DIGITS = 13;
 /** Bytes skipped per read by `skip()`. */
 const SKIP_CHUNK = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 const CR = 0x0d;
 const LF = 0x0a;
 
@@ -59,6 +60,20 @@ export class ChunkedReader {
       total += data.length;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+  }
+
+  /**
+   * Up to `n` bytes of decoded data, from one chunk, waiting only when none is buffered (Python's
+   * `read1`): what a streaming reader wants, never holding more than arrived. Empty at the end.
+   */
+  async read1(n = 64 * 1024): Promise<Buffer> {
+    while (!this.done && this.remaining === 0) await this.nextChunk();
+    if (this.done) return EMPTY;
+    const data = await this.source.read1(Math.min(this.remaining, n));
+    if (data.length === 0) throw new ChunkedEncodingError("connection closed inside a chunk");
+    this.remaining -= data.length;
+    if (this.remaining === 0) this.dataEnded = true;
+    return data;
   }
 
   /**

@@ -57,31 +57,81 @@ export class FileIO implements FileLike {
   }
 }
 
-/** An in-memory file (`io.BytesIO`), e.g. a generated directory listing. */
+/**
+ * An in-memory file (`io.BytesIO`): a generated directory listing, or — as in Python's own tests —
+ * a handler's `rfile` and `wfile` with no socket at all (`read`, `readline`, `write`, `getvalue`,
+ * `seek`, `tell`).
+ */
 export class BytesIO implements FileLike {
   private position = 0;
+  /** Bytes in use at the start of `data` (which may have room to grow beyond). */
+  private size: number;
+  private owned = false;
 
-  constructor(private data: Buffer = EMPTY) {}
+  constructor(private data: Buffer = EMPTY) {
+    this.size = data.length;
+  }
 
   /** The whole content, whatever has been read (`getvalue()`). */
   getvalue(): Buffer {
-    return this.data;
+    return this.size === this.data.length ? this.data : this.data.subarray(0, this.size);
   }
 
-  async read(n = -1): Promise<Buffer> {
+  async read(n: number | null = -1): Promise<Buffer> {
     return this.readRest(n);
   }
 
   /** `read(n)` without the Promise: the bytes are already here. */
-  readRest(n = -1): Buffer {
-    const end = n < 0 ? this.data.length : Math.min(this.data.length, this.position + n);
-    const chunk = this.data.subarray(this.position, end);
-    this.position = end;
+  readRest(n: number | null = -1): Buffer {
+    const end = n === null || n < 0 ? this.size : Math.min(this.size, this.position + n);
+    const chunk = this.data.subarray(this.position, Math.max(end, this.position));
+    this.position = Math.max(end, this.position);
     return chunk;
+  }
+
+  /** `readline(size)`: through the next `\n`, at most `size` bytes (all if negative or null). */
+  async readline(size: number | null = -1): Promise<Buffer> {
+    const newline = this.data.subarray(0, this.size).indexOf(0x0a, this.position);
+    let end = newline < 0 ? this.size : newline + 1;
+    if (size !== null && size >= 0) end = Math.min(end, this.position + size);
+    return this.readRest(end - this.position);
+  }
+
+  /** `write(b)`: writes at the current position (growing the file) and returns how many bytes. */
+  write(data: Uint8Array | string): number {
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    const end = this.position + bytes.length;
+    // The buffer given to the constructor is the caller's: written only after a copy.
+    if (end > this.data.length || !this.owned) this.grow(end);
+    this.data.set(bytes, this.position);
+    this.position = end;
+    this.size = Math.max(this.size, end);
+    return bytes.length;
+  }
+
+  /** `seek(pos)`: moves to `pos` (from the start) and returns it. */
+  seek(position: number): number {
+    this.position = Math.max(0, position);
+    return this.position;
+  }
+
+  /** `tell()`: the current position. */
+  tell(): number {
+    return this.position;
+  }
+
+  /** Room for at least `bytes`, doubling so that many small writes cost few copies. */
+  private grow(bytes: number): void {
+    const grown = Buffer.alloc(Math.max(bytes, this.data.length * 2, 256));
+    this.data.copy(grown, 0, 0, this.size);
+    this.data = grown;
+    this.owned = true;
   }
 
   close(): void {
     this.data = EMPTY;
+    this.owned = false;
+    this.size = 0;
     this.position = 0;
   }
 }

@@ -15,15 +15,16 @@
  */
 import type { Socket } from "node:net";
 import { writeLogLine } from "../socketserver/log_writer.js";
-import { StreamRequestHandler, isTimeoutError } from "../socketserver/handlers.js";
+import { StreamRequestHandler, isTimeoutError, type BinaryWriter } from "../socketserver/handlers.js";
 import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { SocketTimeoutError } from "../socketserver/reader.js";
-import { ConnectionClosedError } from "../socketserver/writer.js";
+import { ConnectionClosedError, SocketWriter, WRITTEN } from "../socketserver/writer.js";
 import { HTTPMessage, HTTPException, LineTooLong, parseHeadersSoon, type MessageFactory } from "../http/message.js";
 import { FramingError, NO_BODY, requestFraming } from "../http/framing.js";
 import { ChunkedEncodingError } from "../http/chunked.js";
-import { RequestBody } from "./request_body.js";
+import { RequestBody, RequestBodyError, type BodyOptions } from "./request_body.js";
+import { parseForm, type FormOptions, type FormPart } from "./forms.js";
 import { responses as statusResponses, type Responses } from "../http/status.js";
 import { formatHttpDate, httpDateNow, logDateNow, WEEKDAY_NAMES, MONTH_NAMES } from "../http/dates.js";
 import { percentFormat, pyRepr } from "../py/format.js";
@@ -80,7 +81,7 @@ class ConnectionExpired extends SocketTimeoutError {}
 
 type HandlerClass = typeof BaseHTTPRequestHandler;
 
-export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends StreamRequestHandler<S> {
+export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> extends StreamRequestHandler<S> {
   // Class attributes. Each is mirrored by an instance field, so a subclass may override either
   // (`protocol_version = "HTTP/1.1"` or `static protocol_version = …`), and setting one on a
   // class (`Handler.protocol_version = "HTTP/1.1"`) applies to every later connection.
@@ -162,7 +163,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
   private idleMark = 0;
 
   /** The current request's body; null when it has none. */
-  private body: RequestBody | null = null;
+  private requestBody: RequestBody | null = null;
   /** Whether a final response to this request has been started (`send_response`). */
   private responded = false;
 
@@ -202,7 +203,8 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       // The first request's header deadline runs from the connection's start (see setup()).
       if (this.phase === Phase.Handling) this.arm(this.idle ? Phase.Idle : Phase.Headers);
       this.responded = false;
-      const line = this.rfile.readlineIfBuffered(MAX_REQUEST_LINE + 1) ?? (await this.rfile.readline(MAX_REQUEST_LINE + 1));
+      // A Python-style rfile (a BytesIO in a test) has only readline().
+      const line = this.rfile.readlineIfBuffered?.(MAX_REQUEST_LINE + 1) ?? (await this.rfile.readline(MAX_REQUEST_LINE + 1));
       this.idle = false;
       this.raw_requestline = line;
       if (line.length > MAX_REQUEST_LINE) {
@@ -227,7 +229,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       }
       await method.call(this);
       if (this.wfile.needsDrain || this.wfile.broken) await this.wfile.flush();
-      if (this.body && !this.close_connection) await this.skipUnreadBody(this.body);
+      if (this.requestBody && !this.close_connection) await this.skipUnreadBody(this.requestBody);
     } catch (error) {
       if (!this.handleConnectionError(error)) throw error;
     }
@@ -252,6 +254,12 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       if (!this.responded) void this.send_error(400, "Bad chunked request body");
       return true;
     }
+    if (error instanceof RequestBodyError) {
+      // The error page says why (`code 413, message …` in the log); answered already, a line alone.
+      if (this.responded) this.log_error("%s", error.message);
+      else void this.send_error(error.status, error.message).catch(() => {});
+      return true;
+    }
     const code = (error as NodeJS.ErrnoException | null)?.code;
     if (typeof code !== "string" || !CONNECTION_LOST.has(code)) return false;
     // A client leaving between requests is not worth a line; one leaving mid-request is.
@@ -270,7 +278,37 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
    * @throws ChunkedEncodingError for a malformed chunked body (the connection then closes)
    */
   read_body(n = -1): Promise<Buffer> {
-    return this.body ? this.body.read(n) : Promise.resolve(EMPTY);
+    return this.requestBody ? this.requestBody.read(n) : Promise.resolve(EMPTY);
+  }
+
+  /**
+   * The request body's pieces as they arrive — `Content-Length` bytes or the decoded chunks of a
+   * chunked body — each at most 64 KiB, so memory stays flat however large the body:
+   * `for await (const chunk of this.body({ limit: 10 << 20 })) …`. Nothing when there is no body.
+   * Past `limit` (or a `Content-Length` above it, before anything is read) it throws a
+   * `RequestBodyError` with status 413, which — left uncaught — answers `413` and closes the
+   * connection; a client that stops sending halfway is a 400 (`RequestBodyError`).
+   */
+  body(options: BodyOptions = {}): AsyncGenerator<Buffer, void, undefined> {
+    return this.requestBody ? this.requestBody.chunks(options.limit) : noChunks();
+  }
+
+  /**
+   * The whole request body in one Buffer, at most `limit` bytes (default 1 MiB; more is a
+   * `RequestBodyError` 413, as with `body()`); empty when there is none.
+   */
+  body_bytes(options: BodyOptions = {}): Promise<Buffer> {
+    return this.requestBody ? this.requestBody.bytes(options.limit) : Promise.resolve(EMPTY);
+  }
+
+  /**
+   * The fields and files of a `multipart/form-data` or `application/x-www-form-urlencoded` body,
+   * parsed as it streams in (busboy): `for await (const part of this.form()) …`, each a field
+   * (`part.value`, a string) or a file (`part.stream`, to read before asking for the next part).
+   * Limits and their errors: see `FormOptions` (src/server/forms.ts).
+   */
+  form(options: FormOptions = {}): AsyncGenerator<FormPart, void, undefined> {
+    return parseForm(this.headers, this.body({ limit: options.limit ?? Infinity }), options);
   }
 
   /**
@@ -342,7 +380,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
    */
   async parse_request(): Promise<boolean> {
     this.command = null;
-    this.body = null;
+    this.requestBody = null;
     let version = this.default_request_version;
     this.request_version = version;
     this.close_connection = true;
@@ -437,7 +475,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       this.send_error(400, error.message);
       return false;
     }
-    if (framing !== NO_BODY && framing !== 0) this.body = new RequestBody(this.rfile, framing);
+    if (framing !== NO_BODY && framing !== 0) this.requestBody = new RequestBody(this.rfile, framing);
     return true;
   }
 
@@ -474,9 +512,9 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
       this.send_header("Content-Type", this.error_content_type);
       this.send_header("Content-Length", String(body.length));
     }
-    const written = this.end_headers();
-    if (this.command !== "HEAD" && body) return this.wfile.write(body);
-    return written;
+    const headers = this.end_headers();
+    if (this.command !== "HEAD" && body) return written(this.wfile.write(body));
+    return headers;
   }
 
   /** Logs the request, then buffers the status line, `Server` and `Date`. */
@@ -510,18 +548,33 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     }
   }
 
-  /** Adds the blank line that ends the headers and sends them. */
+  /**
+   * Adds the blank line that ends the headers and sends them. With nothing buffered (no
+   * `send_response()` or `send_header()` since the last flush) it throws, as Python's raises
+   * (`AttributeError: _headers_buffer`), rather than write a bare blank line.
+   */
   end_headers(): Promise<void> {
-    if (this.request_version !== "HTTP/0.9") this._headers_buffer.push("\r\n");
+    if (this.request_version !== "HTTP/0.9") {
+      if (this._headers_buffer.length === 0) {
+        throw new Error("end_headers() with no status line or header buffered: call send_response(code) first");
+      }
+      this._headers_buffer.push("\r\n");
+    }
     return this.flush_headers();
   }
 
-  /** Sends the buffered status line and headers in one write. */
+  /**
+   * Sends the buffered status line and headers in one write: to our own `wfile` as a Latin-1
+   * string (encoded straight into the socket's write), to any other — a Python-style file that
+   * takes bytes, a `BytesIO` in a test — as a Buffer.
+   */
   flush_headers(): Promise<void> {
-    if (this._headers_buffer.length === 0) return this.wfile.write(EMPTY);
+    if (this._headers_buffer.length === 0) return written(this.wfile.write(EMPTY));
     const block = this._headers_buffer.join("");
     this._headers_buffer = [];
-    return this.wfile.write(block, "latin1");
+    const wfile: SocketWriter | BinaryWriter = this.wfile;
+    if (wfile instanceof SocketWriter) return wfile.write(block, "latin1");
+    return written(wfile.write(Buffer.from(block, "latin1")));
   }
 
   /** Logs an accepted request: `"GET / HTTP/1.0" 200 -`. */
@@ -563,9 +616,15 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
     return logDateNow();
   }
 
-  /** The client's address as logged: its host, with no DNS lookup. */
+  /**
+   * The client's address as logged: its host, with no DNS lookup. A Unix-socket peer has no host
+   * (Python's `client_address` is then a string, and its `address_string()` raises IndexError):
+   * its socket path if it bound one, else `unix:`, as nginx logs such peers.
+   */
   address_string(): string {
-    return this.client_address[0];
+    const address = this.client_address as Address | string;
+    if (typeof address === "string") return address || "unix:";
+    return address[0];
   }
 
   /** On `server_close()`: an idle keep-alive connection closes now, a busy one after its reply. */
@@ -576,6 +635,14 @@ export class BaseHTTPRequestHandler<S extends BaseServer = BaseServer> extends S
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A write's result as a Promise: a Python-style `wfile.write()` returns a count, not a Promise. */
+function written(result: unknown): Promise<void> {
+  return result instanceof Promise ? result : WRITTEN;
+}
+
+async function* noChunks(): AsyncGenerator<Buffer, void, undefined> {}
+
 let versionCache = { server: "", sys: "", text: " " };
 const HTTP_11: [number, number] = [1, 1];
 const HTTP_10: [number, number] = [1, 0];

@@ -13,6 +13,7 @@ import { TLSSocket, createSecureContext, type SecureContext } from "node:tls";
 import { HTTPServer } from "./http_server.js";
 import { ThreadingMixIn, type RequestHandlerClass } from "../socketserver/servers.js";
 import type { Address } from "../socketserver/address.js";
+import { ServerStartError } from "../socketserver/errors.js";
 import type { DeadlineSweeper, Expiring } from "../socketserver/deadlines.js";
 
 export interface HTTPSOptions {
@@ -47,6 +48,10 @@ export function describeTLSError(error: NodeJS.ErrnoException): string {
       return "cannot decrypt the TLS key (wrong or missing password)";
     case "ERR_OSSL_X509_KEY_VALUES_MISMATCH":
       return "the TLS key does not match the certificate";
+    case "ERR_OSSL_UNSUPPORTED":
+      return "the TLS key file holds no private key OpenSSL can read";
+    case "ERR_OSSL_PEM_NO_START_LINE":
+      return "the TLS certificate file holds no PEM certificate";
     case "ENOENT":
       return `no such file: ${error.path}`;
     case "EACCES":
@@ -90,10 +95,18 @@ export class HTTPSServer extends HTTPServer {
     this.alpn_protocols = options.alpn_protocols ?? ["http/1.1"];
   }
 
-  /** Loads the certificate chain and key; an error here rejects `ready` and closes the server. */
+  /**
+   * Loads the certificate chain and key; an error here rejects `ready` (and `serve_forever()`)
+   * with the command line's one-line words (`cannot decrypt the TLS key (wrong or missing
+   * password)`), the OpenSSL error as its `cause`, and closes the server.
+   */
   override server_activate(): void {
     super.server_activate();
-    this.context = this._create_context();
+    try {
+      this.context = this._create_context();
+    } catch (error) {
+      throw new ServerStartError(describeTLSError(error as NodeJS.ErrnoException), error);
+    }
   }
 
   /** `load_cert_chain(certfile, keyfile, password)`: throws on a bad file, key or password. */

@@ -11,7 +11,9 @@ export type Address = [host: string, port: number];
 
 export const AF_INET = "AF_INET";
 export const AF_INET6 = "AF_INET6";
-export type AddressFamily = typeof AF_INET | typeof AF_INET6;
+/** Unix-domain sockets (`UnixStreamServer`): the address is a file system path. */
+export const AF_UNIX = "AF_UNIX";
+export type AddressFamily = typeof AF_INET | typeof AF_INET6 | typeof AF_UNIX;
 
 /** The family an address belongs to: IPv6 for an IPv6 literal, IPv4 otherwise. */
 export function familyOf(host: string): AddressFamily {
@@ -29,8 +31,12 @@ export async function resolveBindHost(host: string, family: AddressFamily): Prom
   return address;
 }
 
-/** Python's `repr()` of an address tuple: `('127.0.0.1', 40622)`. */
-export function addressRepr(address: readonly unknown[]): string {
+/**
+ * How Python prints an address: the tuple's `repr()`, `('127.0.0.1', 40622)`; a Unix-socket
+ * address (a path, often `''` for a client) as the string itself.
+ */
+export function addressRepr(address: readonly unknown[] | string): string {
+  if (typeof address === "string") return address;
   const parts = address.map((part) => (typeof part === "string" ? `'${part}'` : String(part)));
   return `(${parts.join(", ")}${parts.length === 1 ? "," : ""})`;
 }
@@ -65,4 +71,42 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
     timer = setTimeout(() => resolve(null), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** How a value looks in an argument error: `8000 (a number)`, `the string "127.0.0.1:8000"`. */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return `${String(value)} (a ${typeof value})`;
+  if (Array.isArray(value)) return `an array of ${value.length} (${value.map((item) => (typeof item === "string" ? JSON.stringify(item) : String(item))).join(", ")})`;
+  if (typeof value === "function") return `the function ${value.name || "(anonymous)"}`;
+  return `a ${value.constructor?.name ?? "object"}`;
+}
+
+const TCP_ADDRESS = 'a [host, port] array such as ["127.0.0.1", 8000] (host "" for every interface)';
+
+/**
+ * Checks `server_address` for a TCP or UDP server and returns a copy: a two-element `[host, port]`
+ * with a string host and an integer port from 0 to 65535. Anything else is refused here, at
+ * construction, rather than bound somewhere the caller did not ask for: a plain-JavaScript port of
+ * Python's `("127.0.0.1", 8000)` is the comma operator, the port alone.
+ * @throws TypeError for a value of the wrong shape or type, RangeError for a port out of range
+ */
+export function checkServerAddress(address: unknown): Address {
+  if (!Array.isArray(address)) {
+    const hint = typeof address === "number" ? ' (a Python tuple ("host", port) is written ["host", port])' : "";
+    throw new TypeError(`server_address must be ${TCP_ADDRESS}; got ${describeValue(address)}${hint}`);
+  }
+  if (address.length !== 2) {
+    const hint = address.length === 4 ? "; an IPv6 scope goes in the host (\"fe80::1%eth0\"), flow info is not supported" : "";
+    throw new TypeError(`server_address must be ${TCP_ADDRESS}; got ${describeValue(address)}${hint}`);
+  }
+  const [host, port] = address as unknown[];
+  if (typeof host !== "string") throw new TypeError(`server_address host must be a string; got ${describeValue(host)}`);
+  if (typeof port !== "number" || !Number.isInteger(port)) {
+    throw new TypeError(`server_address port must be an integer from 0 to 65535; got ${describeValue(port)}`);
+  }
+  if (port < 0 || port > 65535) throw new RangeError(`server_address port must be from 0 to 65535; got ${port}`);
+  return [host, port];
 }

@@ -9,9 +9,23 @@ import type { Socket } from "node:net";
 import type { Address } from "./address.js";
 import type { BaseServer } from "./servers.js";
 import { SocketReader, SocketTimeoutError } from "./reader.js";
-import { SocketWriter } from "./writer.js";
+import { SocketWriter, connectionClosed } from "./writer.js";
 
-export class BaseRequestHandler<S extends BaseServer = BaseServer> {
+/**
+ * A Python-style file a program may put in place of `rfile` — a `BytesIO` in a unit test, as
+ * Python's own tests do: `read(size)` and `readline(size)`, returning bytes or Promises of them.
+ */
+export interface BinaryReader {
+  read(size?: number | null): Uint8Array | Promise<Uint8Array>;
+  readline(size?: number | null): Uint8Array | Promise<Uint8Array>;
+}
+
+/** A Python-style file a program may put in place of `wfile`: `write(bytes)` (a Buffer is passed). */
+export interface BinaryWriter {
+  write(data: Buffer): unknown;
+}
+
+export class BaseRequestHandler<S extends BaseServer<any> = BaseServer> {
   /** The connected socket (Python's `request`). */
   request: Socket;
   /** `[host, port]` of the peer. */
@@ -34,17 +48,8 @@ export class BaseRequestHandler<S extends BaseServer = BaseServer> {
   finish(): void | Promise<void> {}
 
   /** `setup()`, `handle()`, then `finish()` (always), as Python's `__init__` does. */
-  async run(): Promise<void> {
-    // Each hook is awaited only when it returned a Promise: a synchronous one costs no turn.
-    const setup = this.setup();
-    if (setup) await setup;
-    try {
-      const handled = this.handle();
-      if (handled) await handled;
-    } finally {
-      const finished = this.finish();
-      if (finished) await finished;
-    }
+  run(): Promise<void> {
+    return runHooks(this);
   }
 
   /**
@@ -56,7 +61,7 @@ export class BaseRequestHandler<S extends BaseServer = BaseServer> {
 }
 
 /** A request handler with `rfile` and `wfile` streams over the connection. */
-export class StreamRequestHandler<S extends BaseServer = BaseServer> extends BaseRequestHandler<S> {
+export class StreamRequestHandler<S extends BaseServer<any> = BaseServer> extends BaseRequestHandler<S> {
   /** Python's read buffer size; kept for compatibility (`rfile` is always buffered). */
   static rbufsize = -1;
   /** Python's write buffer size; `wfile` always writes through (as with Python's default 0). */
@@ -73,10 +78,49 @@ export class StreamRequestHandler<S extends BaseServer = BaseServer> extends Bas
 
   /** The socket (Python's `connection`, the same object as `request`). */
   connection!: Socket;
-  /** The async buffered reader: `await rfile.read(n)`, `await rfile.readline(limit)`. */
-  rfile!: SocketReader;
-  /** The writer: `wfile.write(data)`, awaitable for backpressure. */
-  wfile!: SocketWriter;
+  private reader!: SocketReader;
+  private writer!: SocketWriter;
+  private abort: AbortController | null = null;
+
+  /**
+   * The async buffered reader: `await rfile.read(n)`, `await rfile.readline(limit)`. A program may
+   * set it to a Python-style file (`BinaryReader`, e.g. a `BytesIO`) to drive the handler without
+   * a socket; only `read()` and `readline()` are then used.
+   */
+  get rfile(): SocketReader {
+    return this.reader;
+  }
+  set rfile(file: SocketReader | BinaryReader) {
+    this.reader = file as SocketReader;
+  }
+
+  /**
+   * The writer: `wfile.write(data)`, awaitable for backpressure. Once the client has gone, a write
+   * rejects with `BrokenPipeError` or `ConnectionResetError` (`ConnectionClosedError`); `signal`
+   * says so as soon as it happens, without a write. A program may set it to a Python-style file
+   * (`BinaryWriter`, e.g. a `BytesIO`), which is then given Buffers only.
+   */
+  get wfile(): SocketWriter {
+    return this.writer;
+  }
+  set wfile(file: SocketWriter | BinaryWriter) {
+    this.writer = file as SocketWriter;
+  }
+
+  /**
+   * Aborted when the client goes away: it closes or resets the connection (or it is closed for a
+   * timeout). Pass it to `fetch()`, timers (`setTimeout` from `node:timers/promises`), streams
+   * (`pipeline(…, { signal })`) or `addEventListener("abort", …)` to stop work nobody will
+   * receive — an event stream or a proxied request — at once, rather than at the next write's
+   * `BrokenPipeError`. Its `reason` is a `ConnectionClosedError` (`BrokenPipeError` or
+   * `ConnectionResetError`). The signal is the connection's: on a kept-alive connection every
+   * request sees the same one. A client that half-closes its side after sending (`shutdown(SHUT_WR)`,
+   * as `nc -N` does) looks the same as one that left, as in Node's own http server. Without a
+   * socket (a handler driven by `BytesIO` files) it never aborts.
+   */
+  get signal(): AbortSignal {
+    return (this.abort ??= abortOnClose(this.request)).signal;
+  }
 
   override setup(): void {
     this.connection = this.request;
@@ -97,6 +141,50 @@ export class StreamRequestHandler<S extends BaseServer = BaseServer> extends Bas
     this.wfile.close();
     this.rfile.close();
   }
+}
+
+/** What `runHooks` calls: a request handler of either kind (stream or datagram). */
+export interface HandlerHooks {
+  setup(): void | Promise<void>;
+  handle(): void | Promise<void>;
+  finish(): void | Promise<void>;
+}
+
+/** `setup()`, `handle()`, then `finish()` (always). */
+export async function runHooks(handler: HandlerHooks): Promise<void> {
+  // Each hook is awaited only when it returned a Promise: a synchronous one costs no turn.
+  const setup = handler.setup();
+  if (setup) await setup;
+  try {
+    const handled = handler.handle();
+    if (handled) await handled;
+  } finally {
+    const finished = handler.finish();
+    if (finished) await finished;
+  }
+}
+
+/** An AbortController aborted when `socket`'s peer closes or resets the connection. */
+function abortOnClose(socket: Socket | null | undefined): AbortController {
+  const controller = new AbortController();
+  if (!socket || typeof socket.once !== "function") return controller;
+  const gone = (code: string) => () => {
+    socket.off("end", onEnd);
+    socket.off("close", onClose);
+    socket.off("error", onError);
+    if (!controller.signal.aborted) controller.abort(connectionClosed(code));
+  };
+  const onEnd = gone("EPIPE");
+  const onClose = gone("EPIPE");
+  const onError = (error: NodeJS.ErrnoException) => gone(error.code === "ECONNRESET" ? "ECONNRESET" : "EPIPE")();
+  if (socket.destroyed || socket.readableEnded) {
+    controller.abort(connectionClosed());
+    return controller;
+  }
+  socket.once("end", onEnd);
+  socket.once("close", onClose);
+  socket.once("error", onError);
+  return controller;
 }
 
 /** `isinstance(e, TimeoutError)`. */

@@ -8,6 +8,7 @@
  * buffer without bound: only a read that asks for more resumes it.
  */
 import type { Duplex } from "node:stream";
+import { describeValue } from "./address.js";
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = 0x0a;
@@ -169,7 +170,8 @@ export class SocketReader {
    * The next line if it can be returned without waiting: a full line, `limit` bytes, or what is
    * left at the end of the stream. `null` means the caller must `await readline()`.
    */
-  readlineIfBuffered(limit = -1): Buffer | null {
+  readlineIfBuffered(limit: number | null = -1): Buffer | null {
+    limit = sizeArgument(limit, "readlineIfBuffered");
     const max = limit < 0 ? Infinity : limit;
     const length = this.lineLength(max);
     if (length >= 0) return this.take(length);
@@ -181,7 +183,8 @@ export class SocketReader {
   }
 
   /** `readline(limit)`: up to and including `\n`, at most `limit` bytes (all if negative). */
-  async readline(limit = -1): Promise<Buffer> {
+  async readline(limit: number | null = -1): Promise<Buffer> {
+    limit = sizeArgument(limit, "readline");
     for (;;) {
       const line = this.readlineIfBuffered(limit);
       if (line) return line;
@@ -190,7 +193,8 @@ export class SocketReader {
   }
 
   /** `read(n)`: n bytes, or fewer at the end of the stream; `read()` reads to the end. */
-  async read(n = -1): Promise<Buffer> {
+  async read(n: number | null = -1): Promise<Buffer> {
+    n = sizeArgument(n, "read");
     if (n < 0) {
       while (!this.exhausted) await this.more();
       if (this.failure && !this.ended) throw this.failure;
@@ -203,7 +207,8 @@ export class SocketReader {
   }
 
   /** `read1(n)`: whatever is buffered (up to n), waiting only if nothing is. */
-  async read1(n = -1): Promise<Buffer> {
+  async read1(n: number | null = -1): Promise<Buffer> {
+    n = sizeArgument(n, "read1");
     while (this.buffered === 0 && !this.exhausted) await this.more();
     if (this.buffered === 0 && this.failure && !this.ended) throw this.failure;
     return this.take(n < 0 ? this.buffered : Math.min(n, this.buffered));
@@ -237,4 +242,16 @@ export class SocketReader {
     this.buffered = 0;
     this.notify();
   }
+}
+
+/**
+ * Python's `size` argument: an integer; `null`, `undefined` or a negative number mean "to the end".
+ * Anything else (`NaN` — `Number()` of a missing `Content-Length` — a string, a fraction) is a
+ * `TypeError` naming the argument, as Python's `int(None)` or `read(1.5)` would raise.
+ */
+function sizeArgument(size: unknown, method: string): number {
+  if (typeof size === "number" && Number.isInteger(size)) return size;
+  if (size === null || size === undefined) return -1;
+  const hint = typeof size === "number" && Number.isNaN(size) ? " (Number() of a missing or non-numeric header is NaN)" : "";
+  throw new TypeError(`rfile.${method}(size): size must be an integer, or null, undefined or negative to read to the end; got ${describeValue(size)}${hint}`);
 }

@@ -6,7 +6,8 @@
  * as soon as it arrives, concurrently ("threads" are async tasks on the event loop).
  */
 import { createServer, type ListenOptions, type Server, type Socket } from "node:net";
-import { type Address, type AddressFamily, addressRepr, familyOf, resolveBindHost, AF_INET6 } from "./address.js";
+import { type Address, type AddressFamily, addressRepr, checkServerAddress, describeValue, familyOf, resolveBindHost, AF_INET6 } from "./address.js";
+import { bindError, resolveError } from "./errors.js";
 import type { BaseRequestHandler } from "./handlers.js";
 import { DeadlineSweeper, Lingering } from "./deadlines.js";
 import { writeLogLine } from "./log_writer.js";
@@ -15,9 +16,12 @@ import { AcceptGuard, connectionLimits, type ConnectionLimits } from "./admissio
 import { logDateNow } from "../http/dates.js";
 import { scrubControlCharacters } from "../py/text.js";
 
-/** A request handler class: `new Handler(request, client_address, server)`. */
-export type RequestHandlerClass<S extends BaseServer = any> = new (
-  request: Socket,
+/**
+ * A request handler class: `new Handler(request, client_address, server)`. The request is a
+ * connected socket for stream servers, `[data, socket]` for datagram servers.
+ */
+export type RequestHandlerClass<S extends BaseServer<any> = any> = new (
+  request: any,
   client_address: Address,
   server: S,
 ) => BaseRequestHandler<any>;
@@ -35,7 +39,7 @@ type ServerClass = typeof BaseServer;
  * The serving loop, independent of the transport: `serve_forever`, `handle_request`, `shutdown`,
  * and the per-request hooks Python documents.
  */
-export abstract class BaseServer {
+export abstract class BaseServer<A = Address> {
   /**
    * Connections handled at once. More wait, paused, in the accept queue (`request_queue_size` of
    * them) and are handled as others finish; the limit is lowered to fit the process's file
@@ -50,7 +54,8 @@ export abstract class BaseServer {
   timeout: number | null = null;
   max_connections: number = (this.constructor as ServerClass).max_connections;
   shutdown_grace: number = (this.constructor as ServerClass).shutdown_grace;
-  server_address: Address;
+  /** Where the server listens: `[host, port]` for TCP and UDP, a path for Unix sockets. */
+  server_address: A;
   RequestHandlerClass: RequestHandlerClass;
 
   /** Settles once the server is bound and listening; rejects with the bind error. */
@@ -71,9 +76,10 @@ export abstract class BaseServer {
   /** Called when the last connection and handler are gone (`graceful_close()` waits on it). */
   _onIdle: (() => void) | null = null;
 
-  constructor(server_address: Address, RequestHandlerClass: RequestHandlerClass) {
-    this.server_address = [server_address[0], server_address[1]];
-    this.RequestHandlerClass = RequestHandlerClass;
+  /** `server_address` is checked (and copied) by the subclass that knows its shape. */
+  constructor(server_address: NoInfer<A>, RequestHandlerClass: RequestHandlerClass) {
+    this.server_address = server_address;
+    this.RequestHandlerClass = checkHandlerClass(RequestHandlerClass);
   }
 
   /** Called by `server_bind`/`server_activate` users; overridden by `TCPServer`. */
@@ -328,7 +334,7 @@ export abstract class BaseServer {
 }
 
 /** A TCP server: binds `server_address` and hands each connection to `RequestHandlerClass`. */
-export class TCPServer extends BaseServer {
+export class TCPServer<A = Address> extends BaseServer<A> {
   /** `AF_INET` or `AF_INET6`; by default, the family of `server_address`'s host. */
   static address_family: AddressFamily | null = null;
   /** Node always sets `SO_REUSEADDR` on listening sockets; kept for compatibility. */
@@ -352,9 +358,10 @@ export class TCPServer extends BaseServer {
   private refusedSinceLog = 0;
   private lastRefusalLog = 0;
 
-  constructor(server_address: Address, RequestHandlerClass: RequestHandlerClass, bind_and_activate = true) {
-    super(server_address, RequestHandlerClass);
-    this.address_family = (this.constructor as typeof TCPServer).address_family ?? familyOf(server_address[0]);
+  constructor(server_address: NoInfer<A>, RequestHandlerClass: RequestHandlerClass, bind_and_activate = true) {
+    super((new.target as typeof TCPServer).check_address(server_address) as A, RequestHandlerClass);
+    this.address_family =
+      (this.constructor as typeof TCPServer).address_family ?? familyOf((this.server_address as Address)[0]);
     // allowHalfOpen: a client that half-closes after its request (`printf … | nc`) still gets the
     // reply; Node would otherwise end our side as soon as the client's FIN is read.
     this.socket = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.admit(socket));
@@ -363,19 +370,18 @@ export class TCPServer extends BaseServer {
     this.socket.on("error", (error: NodeJS.ErrnoException) => this._acceptGuard?.onAcceptError(error));
     if (bind_and_activate) {
       // Deferred one microtask so that subclass fields (request_queue_size …) are set first.
-      this.ready = Promise.resolve().then(() => this.bindAndActivate());
+      this.ready = Promise.resolve().then(() => bindAndActivate(this));
       this.ready.catch(() => {});
     }
   }
 
-  private async bindAndActivate(): Promise<void> {
-    try {
-      await this.server_bind();
-      await this.server_activate();
-    } catch (error) {
-      await this.server_close();
-      throw error;
-    }
+  /**
+   * Checks a `server_address` given to the constructor and returns the copy the server keeps:
+   * `[host, port]` here (see `checkServerAddress`), a path for a Unix socket.
+   * @throws TypeError or RangeError, before anything is bound
+   */
+  static check_address(server_address: unknown): unknown {
+    return checkServerAddress(server_address);
   }
 
   /** Options for `listen()` beyond host, port and backlog (dual-stack servers set `ipv6Only`). */
@@ -388,16 +394,17 @@ export class TCPServer extends BaseServer {
    * Node binds and listens in one step, so the listen backlog (`request_queue_size`) is given here.
    */
   server_bind(): Promise<void> {
-    return resolveBindHost(this.server_address[0], this.address_family).then(
+    const [name, port] = this.server_address as Address;
+    return resolveBindHost(name, this.address_family).then(
       (host) =>
         new Promise<void>((resolve, reject) => {
           // Closed while the host was resolved: Python binds synchronously, so it never listens.
           if (this._closed) return resolve();
-          const onError = (error: Error) => reject(error);
+          const onError = (error: Error) => reject(bindError(error, host, port));
           this.socket.once("error", onError);
           const options = {
             host,
-            port: this.server_address[1],
+            port,
             backlog: this.request_queue_size,
             exclusive: true,
             ...(this.allow_reuse_port ? { reusePort: true } : {}),
@@ -406,9 +413,9 @@ export class TCPServer extends BaseServer {
           this.socket.listen(options, () => {
             this.socket.off("error", onError);
             const bound = this.socket.address();
-            if (bound && typeof bound === "object") this.server_address = [bound.address, bound.port];
+            if (bound && typeof bound === "object") this.server_address = [bound.address, bound.port] as A;
             // A pause after EMFILE listens again on the same port.
-            this.listenArguments = { ...options, port: this.server_address[1] };
+            this.listenArguments = { ...options, ...(bound && typeof bound === "object" ? { port: bound.port } : {}) };
             if (this._closed) this.socket.close(); // server_close() came during the bind
             else this._acceptGuard ??= new AcceptGuard(
               (message) => this.log_connection_error(null, message),
@@ -417,6 +424,9 @@ export class TCPServer extends BaseServer {
             resolve();
           });
         }),
+      (error) => {
+        throw resolveError(error, name);
+      },
     );
   }
 
@@ -499,6 +509,46 @@ export class TCPServer extends BaseServer {
 
 function ignore(): void {}
 
+/** What `bindAndActivate` calls: a server that binds itself (TCP, UDP, Unix). */
+interface Bindable {
+  server_bind(): void | Promise<void>;
+  server_activate(): void | Promise<void>;
+  server_close(): Promise<void>;
+}
+
+/**
+ * `server_bind()` then `server_activate()`, as Python's constructor does when `bind_and_activate`
+ * is true; on failure the server is closed (its port freed) and the error rethrown for `ready`.
+ */
+export async function bindAndActivate(server: Bindable): Promise<void> {
+  try {
+    await server.server_bind();
+    await server.server_activate();
+  } catch (error) {
+    await server.server_close();
+    throw error;
+  }
+}
+
+/**
+ * `RequestHandlerClass` must be a class (a constructor), checked once at construction rather than
+ * failing on every request.
+ */
+function checkHandlerClass(Handler: unknown): RequestHandlerClass {
+  if (typeof Handler === "function" && isConstructor(Handler)) return Handler as RequestHandlerClass;
+  throw new TypeError(`RequestHandlerClass must be a class (a constructor) such as BaseHTTPRequestHandler; got ${describeValue(Handler)}`);
+}
+
+/** Whether `new f()` is allowed, without calling `f`. */
+function isConstructor(f: Function): boolean {
+  try {
+    Reflect.construct(String, [], f);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves when `promise` settles or after `ms` milliseconds, whichever comes first. */
 export function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
@@ -516,7 +566,7 @@ function closeWhenFlushed(socket: Socket): void {
   else socket.once("finish", () => socket.destroy());
 }
 
-type ServerConstructor = abstract new (...args: any[]) => BaseServer;
+type ServerConstructor = abstract new (...args: any[]) => BaseServer<any>;
 
 /**
  * `ThreadingMixIn`: each connection is handled as soon as it is accepted, concurrently with the

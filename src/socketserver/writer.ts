@@ -49,7 +49,11 @@ export function isEnding(socket: Socket): boolean {
   return endingSockets.has(socket);
 }
 
-/** `BrokenPipeError` / `ConnectionResetError`: the peer is gone. */
+/**
+ * Python's `ConnectionError`: the peer is gone. What is thrown is one of its two subclasses,
+ * `BrokenPipeError` (`EPIPE`: writing to a connection the peer closed) or `ConnectionResetError`
+ * (`ECONNRESET`); `error instanceof ConnectionClosedError` catches both.
+ */
 export class ConnectionClosedError extends Error {
   code: string;
   constructor(code = "EPIPE", name = code === "ECONNRESET" ? "ConnectionResetError" : "BrokenPipeError") {
@@ -57,6 +61,25 @@ export class ConnectionClosedError extends Error {
     this.name = name;
     this.code = code;
   }
+}
+
+/** `BrokenPipeError`: `[Errno 32] Broken pipe`. */
+export class BrokenPipeError extends ConnectionClosedError {
+  constructor() {
+    super("EPIPE");
+  }
+}
+
+/** `ConnectionResetError`: `[Errno 104] Connection reset by peer`. */
+export class ConnectionResetError extends ConnectionClosedError {
+  constructor() {
+    super("ECONNRESET");
+  }
+}
+
+/** The error for a peer gone with `code`: a `ConnectionResetError` for `ECONNRESET`, else a `BrokenPipeError`. */
+export function connectionClosed(code?: string): ConnectionClosedError {
+  return code === "ECONNRESET" ? new ConnectionResetError() : new BrokenPipeError();
 }
 
 /** A promise that rejects for whoever awaits it, and is not an unhandled rejection if nobody does. */
@@ -70,6 +93,8 @@ export class SocketWriter {
   private corked = false;
   private lastError: Error | null = null;
   private rejectWaiter: ((error: Error) => void) | null = null;
+  /** The one Promise every write waiting for `drain` shares (one pair of listeners, however many wait). */
+  private drain: Promise<void> | null = null;
   closed = false;
   /**
    * When (`Date.now()`) the socket last stopped taking writes — the peer is not reading and the
@@ -82,7 +107,7 @@ export class SocketWriter {
   }
 
   private readonly onError = (error: NodeJS.ErrnoException) => {
-    this.lastError = new ConnectionClosedError(error.code === "ECONNRESET" ? "ECONNRESET" : "EPIPE");
+    this.lastError = connectionClosed(error.code);
   };
 
   /** Sends what was written since the socket was corked (called by `uncorkAll`). @internal */
@@ -112,7 +137,7 @@ export class SocketWriter {
    * as a Latin-1 string, which the socket encodes straight into its write.)
    */
   write(data: Uint8Array | string, encoding?: BufferEncoding): Promise<void> {
-    if (this.broken || this.lastError) return quietRejection(this.lastError ?? new ConnectionClosedError());
+    if (this.broken || this.lastError) return quietRejection(this.lastError ?? connectionClosed());
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -128,7 +153,15 @@ export class SocketWriter {
     return this.socket.writableNeedDrain ? this.drained() : WRITTEN;
   }
 
+  /**
+   * Settles on the socket's next `drain` (or rejects when it closes or fails). Writes that do not
+   * await their Promise share one: a loop of un-awaited writes adds no listener per write.
+   */
   private drained(): Promise<void> {
+    return (this.drain ??= this.waitForDrain());
+  }
+
+  private waitForDrain(): Promise<void> {
     this.waitingSince ||= Date.now();
     const promise = new Promise<void>((resolve, reject) => {
       const onDrain = () => {
@@ -137,9 +170,10 @@ export class SocketWriter {
       };
       const onClose = () => {
         cleanup();
-        reject(this.lastError ?? new ConnectionClosedError());
+        reject(this.lastError ?? connectionClosed());
       };
       const cleanup = () => {
+        this.drain = null;
         this.waitingSince = 0;
         this.rejectWaiter = null;
         this.socket.off("drain", onDrain);
