@@ -492,6 +492,34 @@ describe("in Chromium", () => {
       assert.equal(readFileSync(join(dir, "fresh.txt"), "utf8"), "fresh\n");
     });
 
+    for (const listing of ["python", "rich"]) {
+      test(`without JavaScript, the plain form of the ${listing} listing posts the files and comes back to the listing (303)`, TIMEOUT, async (t) => {
+        const dir = site(`upload-nojs-${listing}`, { "here.txt": "h\n" });
+        const { port } = await serving(t, ["--upload", "--listing", listing, "-b", "127.0.0.1", "-d", dir, "0"]);
+        const page = await newContext(t, { javaScriptEnabled: false });
+        if (!page) return;
+        const errors: string[] = [];
+        page.on("console", (message) => {
+          if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico")) errors.push(message.text());
+        });
+        const url = `http://127.0.0.1:${port}/?sort=name`;
+        await page.goto(url);
+        assert.equal(await page.locator("#upload-hint").isVisible(), false, "the drop hint needs the script");
+        await page.setInputFiles("#upload input[type=file]", [
+          { name: "plain one.txt", mimeType: "text/plain", buffer: Buffer.from("one\n") },
+          { name: "two.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(100_000, 2) },
+        ]);
+        const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST"), page.click("#upload button")]);
+        assert.equal(response.status(), 303);
+        await page.waitForURL(url);
+        const links = listing === "rich" ? "td a" : "li a";
+        assert.deepEqual((await page.locator(links).allTextContents()).filter((name) => name !== "../"), ["here.txt", "plain one.txt", "two.bin"]);
+        assert.equal(readFileSync(join(dir, "plain one.txt"), "utf8"), "one\n");
+        assert.deepEqual(readFileSync(join(dir, "two.bin")), Buffer.alloc(100_000, 2));
+        assert.deepEqual(errors, [], "no CSP violation for the form's post");
+      });
+    }
+
     test("with --auth: the browser logs in, and its uploads carry the credentials; without them, 401", TIMEOUT, async (t) => {
       const dir = site("upload-auth", { "here.txt": "h\\n" });
       const { port } = await serving(t, ["--upload", "--auth", "me:s3cret pass", "-b", "127.0.0.1", "-d", dir, "0"]);

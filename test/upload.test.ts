@@ -337,6 +337,166 @@ describe("PUT", () => {
   });
 });
 
+/** A multipart/form-data body of `files` (field, file name, content) and text `fields`. */
+function multipart(files: [field: string, filename: string, content: string | Buffer][], fields: [string, string][] = []) {
+  const boundary = "----simplehttpTestBoundary";
+  const parts: Buffer[] = [];
+  for (const [name, value] of fields) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+  }
+  for (const [field, filename, content] of files) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`));
+    parts.push(Buffer.from(content), Buffer.from("\r\n"));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(parts), type: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** `POST path` of `form`, `Connection: close`, with `headers`. */
+function post(port: number, path: string, form: { body: Buffer; type: string }, headers: string[] = []): Promise<Response> {
+  const lines = [`POST ${path} HTTP/1.1`, "Host: 127.0.0.1", `Content-Type: ${form.type}`, `Content-Length: ${form.body.length}`, "Connection: close", ...headers];
+  return request(port, lines.join("\r\n") + "\r\n", form.body);
+}
+
+describe("POST of a form", () => {
+  test("each file is written into the directory under its own name: 201, a line per file, Location for a single new one; fields are ignored", async () => {
+    const dir = site({ "dir/old.txt": "old" });
+    await withServer(dir, {}, async ({ port }) => {
+      logged.length = 0;
+      const form = multipart([["file", "a.bin", Buffer.alloc(70_000, 3)], ["file", "naïve café.txt", "accents"]], [["note", "hello"]]);
+      const response = await post(port, "/dir/", form);
+      assert.equal(response.statusLine, "HTTP/1.1 201 Created");
+      assert.equal(response.body.toString(), "uploaded /dir/a.bin (70000 bytes)\nuploaded /dir/naïve café.txt (7 bytes)\n");
+      assert.equal(response.headers.get("location"), undefined, "two files: no single Location");
+      assert.deepEqual(readFileSync(join(dir, "dir", "a.bin")), Buffer.alloc(70_000, 3));
+      assert.equal(readFileSync(join(dir, "dir", "naïve café.txt"), "utf8"), "accents");
+      assert.deepEqual(logged, ['"POST /dir/ HTTP/1.1" 201 -', "uploaded /dir/a.bin (70000 bytes)", "uploaded /dir/naïve café.txt (7 bytes)"]);
+      const one = await post(port, "/dir", multipart([["f", "one.txt", "1"]]));
+      assert.equal(one.status, 201);
+      assert.equal(one.headers.get("location"), "/dir/one.txt");
+      assert.deepEqual(temps(dir), []);
+    });
+  });
+
+  test("a browser's form (it accepts HTML) goes back to the listing: 303 See Other, its sort kept", async () => {
+    const dir = site({ "dir/x": "x" });
+    await withServer(dir, {}, async ({ port }) => {
+      const accept = ["Accept: text/html,application/xhtml+xml,*/*;q=0.8", `Origin: http://127.0.0.1:${port}`].map((line) => line);
+      const response = await request(
+        port,
+        [`POST /dir/?sort=size&order=desc HTTP/1.1`, `Host: 127.0.0.1:${port}`, `Content-Type: ${multipart([]).type}`, ...accept, `Content-Length: ${multipart([["file", "b.txt", "b"]]).body.length}`, "Connection: close", ""].join("\r\n"),
+        multipart([["file", "b.txt", "b"]]).body,
+      );
+      assert.equal(response.statusLine, "HTTP/1.1 303 See Other");
+      assert.equal(response.headers.get("location"), "/dir/?sort=size&order=desc");
+      assert.equal(readFileSync(join(dir, "dir", "b.txt"), "utf8"), "b");
+    });
+  });
+
+  test("with upload_overwrite, a form that only replaces files is 200", async () => {
+    const dir = site({ "a.txt": "old" });
+    await withServer(dir, { upload_overwrite: true }, async ({ port }) => {
+      const response = await post(port, "/", multipart([["file", "a.txt", "new"]]));
+      assert.equal(response.statusLine, "HTTP/1.1 200 OK");
+      assert.equal(readFileSync(join(dir, "a.txt"), "utf8"), "new");
+    });
+  });
+
+  test("one refused file refuses the form: none of its files is written", async () => {
+    const dir = site({ "taken.txt": "old" });
+    await withServer(dir, {}, async ({ port }) => {
+      const response = await post(port, "/", multipart([["file", "fresh.txt", "fresh"], ["file", "taken.txt", "new"]]));
+      assert.equal(response.statusLine, "HTTP/1.1 409 A file of that name exists");
+      const twice = await post(port, "/", multipart([["file", "same.txt", "1"], ["file", "same.txt", "2"]]));
+      assert.equal(twice.statusLine, "HTTP/1.1 409 The form names a file twice");
+      const bad = await post(port, "/", multipart([["file", "ok.txt", "1"], ["file", `${TEMP_PREFIX}1-0123456789abcdef.part`, "2"]]));
+      assert.equal(bad.statusLine, "HTTP/1.1 400 Bad file name: the name of the server's temporary files");
+    });
+    assert.deepEqual(names(dir), ["taken.txt"]);
+    assert.equal(readFileSync(join(dir, "taken.txt"), "utf8"), "old");
+  });
+
+  test("a file name with a path keeps its last part (as browsers send them, Windows' too)", async () => {
+    const dir = site();
+    await withServer(dir, {}, async ({ port }) => {
+      assert.equal((await post(port, "/", multipart([["file", "C:\\Users\\me\\win.txt", "w"], ["file", "../../etc/unix.txt", "u"]]))).status, 201);
+    });
+    assert.deepEqual(names(dir), ["unix.txt", "win.txt"]);
+  });
+
+  test("a form cut short leaves none of its files and no temporary file", async () => {
+    const dir = site();
+    await withServer(dir, {}, async ({ port }) => {
+      const form = multipart([["file", "first.txt", "complete"], ["file", "second.bin", Buffer.alloc(200_000)]]);
+      const cut = form.body.subarray(0, form.body.length - 100_000);
+      const reply = await exchange(port, Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: ${form.type}\r\nContent-Length: ${form.body.length}\r\n\r\n`), cut]), { end: true });
+      assert.match(reply.toString("latin1"), /^HTTP\/1\.1 400 /);
+      await waitFor(() => openUploadCount() === 0, "the uploads to end");
+      assert.deepEqual(names(dir), []);
+    });
+  });
+
+  test("no file chosen (the part a form sends with an empty name) is 400; a body that is not a form is 415", async () => {
+    const dir = site();
+    await withServer(dir, {}, async ({ port }) => {
+      assert.equal((await post(port, "/", multipart([["file", "", ""]], [["x", "y"]]))).statusLine, "HTTP/1.1 400 No file in the form");
+      const text = await request(port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n", "hello");
+      assert.equal(text.status, 415);
+    });
+    assert.deepEqual(names(dir), []);
+  });
+
+  test("upload_max: a form longer than it (plus 1 MiB of framing) is 413 before the body; a file over it is 413 while it streams", async () => {
+    const dir = site();
+    await withServer(dir, { upload_max: 1000 }, async ({ port }) => {
+      const socket = await openSocket(port);
+      const reply = collect(socket);
+      socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: ${multipart([]).type}\r\nContent-Length: ${1000 + 1024 * 1024 + 1}\r\n\r\n`);
+      assert.match((await reply.closed).toString("latin1"), /^HTTP\/1\.1 413 Upload larger than 1000 bytes\r\n/);
+      const response = await post(port, "/", multipart([["file", "small.txt", "s"], ["file", "big.bin", Buffer.alloc(1001)]]));
+      assert.equal(response.statusLine, "HTTP/1.1 413 Upload larger than 1000 bytes");
+      await waitFor(() => openUploadCount() === 0, "the uploads to end");
+    });
+    assert.deepEqual(names(dir), []);
+  });
+
+  test("a POST to a file, a missing directory or another site is refused", async () => {
+    const dir = site({ "a.txt": "a" });
+    await withServer(dir, {}, async ({ port }) => {
+      assert.equal((await post(port, "/a.txt", multipart([["f", "x", "x"]]))).statusLine, "HTTP/1.1 409 Not a directory");
+      assert.equal((await post(port, "/missing/", multipart([["f", "x", "x"]]))).statusLine, "HTTP/1.1 409 No such directory");
+      assert.equal((await post(port, "/", multipart([["f", "x", "x"]]), ["Origin: https://evil.example"])).status, 403);
+    });
+    assert.deepEqual(names(dir), ["a.txt"]);
+  });
+
+  test("a subclass's own do_POST wins over the upload one; PUT still uploads", async () => {
+    const dir = site();
+    class Own extends SimpleHTTPRequestHandler {
+      async do_POST() {
+        this.send_response(200);
+        this.send_header("Content-Length", "4");
+        await this.end_headers();
+        await this.wfile.write(Buffer.from("mine"));
+      }
+    }
+    await withServer(dir, {}, async ({ port }) => {
+      const response = await post(port, "/", multipart([["f", "x.txt", "x"]]));
+      assert.equal(response.body.toString(), "mine");
+      assert.equal((await put(port, "/y.txt", "y")).status, 201);
+    }, Own);
+    assert.deepEqual(names(dir), ["y.txt"]);
+  });
+
+  test("CGIHTTPRequestHandler: a form posted outside the CGI directories is received", async () => {
+    const dir = site({ "up/x": "x" });
+    await withServer(dir, {}, async ({ port }) => {
+      assert.equal((await post(port, "/up/", multipart([["f", "y.txt", "y"]]))).status, 201);
+    }, CGIHTTPRequestHandler);
+    assert.equal(readFileSync(join(dir, "up", "y.txt"), "utf8"), "y");
+  });
+});
+
 describe("faults leave nothing behind", () => {
   test("a client that vanishes mid-upload: no file, no temporary file, one log line", async () => {
     const dir = site();
@@ -358,7 +518,7 @@ describe("faults leave nothing behind", () => {
     const dir = site();
     await withServer(dir, {}, async ({ port }) => {
       const reply = await exchange(port, "PUT /short.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly 15 bytes..", { end: true });
-      assert.match(reply.toString("latin1"), /^HTTP\/1\.1 400 Incomplete upload: the body ended 85 bytes early\r\n/);
+      assert.match(reply.toString("latin1"), /^HTTP\/1\.1 400 the client closed the connection 85 bytes before the end of the body\r\n/);
       await waitFor(() => openUploadCount() === 0, "the upload to end");
       assert.deepEqual(names(dir), []);
     });
@@ -375,6 +535,20 @@ describe("faults leave nothing behind", () => {
       await waitFor(() => openUploadCount() === 0, "the upload to end");
       assert.deepEqual(names(dir), []);
       assert.ok(logged.some((line) => line.startsWith("Request timed out")), logged.join("\n"));
+    });
+  });
+
+  test("a form that stalls in the middle of a file is cut off by the timeout: nothing written", async () => {
+    const dir = site();
+    await withServer(dir, { timeout: 0.3 }, async ({ port }) => {
+      const form = multipart([["file", "first.txt", "complete"], ["file", "second.bin", Buffer.alloc(100_000)]]);
+      const socket = await openSocket(port);
+      const reply = collect(socket);
+      socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: ${form.type}\r\nContent-Length: ${form.body.length}\r\n\r\n`);
+      socket.write(form.body.subarray(0, form.body.length - 50_000));
+      await reply.closed;
+      await waitFor(() => openUploadCount() === 0, "the uploads to end");
+      assert.deepEqual(names(dir), []);
     });
   });
 

@@ -31,6 +31,8 @@ import { fsencode, fsPath } from "../py/codecs.js";
 import { quote, unquoteWithFallback } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
 import { isWithin } from "../server/paths.js";
+import { RequestBodyError } from "../server/request_body.js";
+import type { FormPart } from "../server/forms.js";
 import type { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
 import { AtomicFile, LengthMismatchError, TargetExistsError, isUploadTemp } from "./atomic_write.js";
 import { hasHiddenSegment } from "./dotfiles.js";
@@ -40,9 +42,6 @@ export const DEFAULT_UPLOAD_MAX = 1024 ** 3;
 
 /** What a form may add to `upload_max` for its own framing and fields. */
 export const FORM_OVERHEAD = 1024 * 1024;
-
-/** Bytes asked of the body per read. */
-const READ_BYTES = 64 * 1024;
 
 /** The longest name most file systems take (`NAME_MAX`), in bytes. */
 const NAME_MAX = 255;
@@ -58,7 +57,8 @@ export type UploadHandler = Pick<
   | "upload_overwrite"
   | "upload_mkdir"
   | "upload_max"
-  | "read_body"
+  | "body"
+  | "form"
   | "send_error"
   | "send_response"
   | "send_header"
@@ -137,14 +137,17 @@ const ERRNO_REFUSALS: Readonly<Record<string, Refusal>> = {
   EEXIST: refusal(409, "A file or directory of that name exists"),
 };
 
-/** The answer an error during an upload calls for; null for one to rethrow (a client gone, a timeout, a bug). */
-function refusalFor(error: unknown): Refusal | null {
+/**
+ * The answer an error during an upload calls for; null for one to rethrow (a client gone, a
+ * timeout, a bug). `limit` is `upload_max`, named in a 413.
+ */
+function refusalFor(error: unknown, limit: number | null): Refusal | null {
   if (error instanceof RefusalError) return error.refusal;
   if (error instanceof TargetExistsError) return refusal(409, "A file of that name exists");
   if (error instanceof LengthMismatchError) return refusal(500, "The file written does not match what was received");
-  // The framework's body and form readers (413 too large, 400 malformed or cut short, 415 not a form).
-  if (error instanceof Error && error.name === "RequestBodyError") {
-    return refusal((error as Error & { status: number }).status, error.message);
+  // The body and form readers: 413 too large, 400 malformed or cut short, 415 not a form.
+  if (error instanceof RequestBodyError) {
+    return error.status === 413 && limit !== null ? tooLarge(limit) : refusal(error.status, error.message);
   }
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return (typeof code === "string" && (error as NodeJS.ErrnoException).syscall !== undefined && ERRNO_REFUSALS[code]) || null;
@@ -349,6 +352,11 @@ class Upload {
     }
   }
 
+  /** The file's name in its directory. */
+  get name(): string {
+    return this.target.urlPath.slice(this.target.urlPath.lastIndexOf("/") + 1);
+  }
+
   get bytes(): number {
     return this.file.written;
   }
@@ -373,21 +381,6 @@ class Upload {
 /** Removes the directories made for an upload that failed, the innermost first, if still empty. */
 async function removeDirectories(directories: readonly string[]): Promise<void> {
   for (const directory of [...directories].reverse()) await rmdir(fsPath(directory)).catch(() => {});
-}
-
-/**
- * The body in pieces of at most `READ_BYTES`, as the client framed it.
- * @throws RefusalError 413 past `limit`
- */
-async function* bodyChunks(handler: UploadHandler, limit: number | null): AsyncGenerator<Buffer, void, undefined> {
-  let total = 0;
-  for (;;) {
-    const chunk = await handler.read_body(READ_BYTES);
-    if (chunk.length === 0) return;
-    total += chunk.length;
-    if (limit !== null && total > limit) throw new RefusalError(tooLarge(limit));
-    yield chunk;
-  }
 }
 
 function tooLarge(limit: number): Refusal {
@@ -430,15 +423,12 @@ export async function receivePut(handler: UploadHandler): Promise<void> {
   let upload: Upload | null = null;
   try {
     upload = await Upload.start(target);
-    await upload.receive(bodyChunks(handler, handler.upload_max));
-    const expected = declaredLength(handler.headers);
-    if (expected !== null && upload.bytes !== expected) {
-      throw new RefusalError(refusal(400, `Incomplete upload: the body ended ${expected - upload.bytes} bytes early`));
-    }
-    await upload.commit(handler.upload_overwrite, expected);
+    // A body cut short (the client closed early) is a RequestBodyError 400; one past the limit, 413.
+    await upload.receive(handler.body({ limit: handler.upload_max ?? Infinity }));
+    await upload.commit(handler.upload_overwrite, declaredLength(handler.headers));
   } catch (error) {
     await upload?.abort();
-    const answer = refusalFor(error);
+    const answer = refusalFor(error, handler.upload_max);
     if (answer === null) throw error;
     return refuse(handler, answer);
   } finally {
@@ -466,11 +456,6 @@ async function answerPut(handler: UploadHandler, upload: Upload): Promise<void> 
 // ---------------------------------------------------------------------------------------------
 // POST of a form
 
-/** A part of a form as the framework's parser gives it (src/server/forms.ts). */
-export type FormPartLike =
-  | { type: "field" }
-  | { type: "file"; filename: string | undefined; stream: AsyncIterable<Buffer> & { resume(): unknown } };
-
 /** The limits a form is parsed with: each file, and the whole body, within `upload_max`. */
 export function formLimits(handler: Pick<UploadHandler, "upload_max">): { limit: number; fileSize: number } {
   const max = handler.upload_max;
@@ -491,7 +476,7 @@ function postDirectory(handler: UploadHandler): string[] | Refusal {
  * under its own name; all are put in place once the whole form has arrived, so a form cut short
  * or refused leaves none of its files.
  */
-export async function receiveForm(handler: UploadHandler, parts: AsyncIterable<FormPartLike>): Promise<void> {
+export async function receiveForm(handler: UploadHandler, parts: AsyncIterable<FormPart>): Promise<void> {
   const dirWords = postDirectory(handler);
   if (isRefusal(dirWords)) return refuse(handler, dirWords);
   const uploads: Upload[] = [];
@@ -503,9 +488,10 @@ export async function receiveForm(handler: UploadHandler, parts: AsyncIterable<F
         part.stream.resume();
         continue;
       }
+      if (uploads.some((upload) => upload.name === part.filename)) throw new RefusalError(refusal(409, "The form names a file twice"));
       const target = await resolveTarget(handler, dirWords, part.filename);
       if (isRefusal(target)) throw new RefusalError(target);
-      if (inProgress.has(target.path)) throw new RefusalError(refusal(409, "The form names a file twice, or another upload to it is in progress"));
+      if (inProgress.has(target.path)) throw new RefusalError(refusal(409, "Another upload to this name is in progress"));
       inProgress.add(target.path);
       const upload = await Upload.start(target).catch((error) => {
         inProgress.delete(target.path);
@@ -518,7 +504,7 @@ export async function receiveForm(handler: UploadHandler, parts: AsyncIterable<F
     for (const upload of uploads) await upload.commit(handler.upload_overwrite, null);
   } catch (error) {
     for (const upload of uploads) await upload.abort();
-    const answer = refusalFor(error);
+    const answer = refusalFor(error, handler.upload_max);
     if (answer === null) throw error;
     return refuse(handler, answer);
   } finally {
@@ -562,6 +548,26 @@ function listingLocation(path: string): string {
   const directory = quote(unquoteWithFallback(mark < 0 ? raw : raw.slice(0, mark)).replace(/\/+/g, "/"), { errors: "surrogatepass" });
   const query = mark < 0 ? "" : raw.slice(mark);
   return directory + (/^\?[\x21-\x7e]*$/.test(query) ? query : "");
+}
+
+/** `POST` of a form to a directory: its files, parsed within `upload_max` (see `receiveForm`). */
+export function receiveFiles(handler: UploadHandler): Promise<void> {
+  return receiveForm(handler, handler.form(formLimits(handler)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hook
+
+/**
+ * With `upload` on, gives a handler `do_PUT` and `do_POST` — as its own properties, and only where
+ * its class has no method of that name (a subclass's own `do_POST` wins). Without `upload`, the
+ * class has neither, so `PUT` and `POST` get Python's `501`, and a subclass that defines them
+ * overrides nothing.
+ */
+export function addUploadMethods(handler: UploadHandler): void {
+  const methods = handler as unknown as Record<string, unknown>;
+  if (typeof methods["do_PUT"] !== "function") methods["do_PUT"] = () => receivePut(handler);
+  if (typeof methods["do_POST"] !== "function") methods["do_POST"] = () => receiveFiles(handler);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@
  * Additions (docs/FEATURES.md), which change no byte unless the request or an option asks:
  * ranges and preconditions on files (`Range`, `If-Range`, `If-Match`, `If-Unmodified-Since`),
  * and the options `etag`, `cors`, `extra_headers`, `cache_control`, `compress`, `precompressed`
- * and `spa`; `upload` and `auth` (features/upload.ts, features/auth.ts) hook in at
- * `parse_request`, `handle_expect_100`, `do_PUT`/`do_POST` and `list_directory`. Their logic is in file_response.ts, ranges.ts, conditional.ts, encoding.ts and
+ * and `spa`; `upload` and `auth` (features/upload.ts, features/auth.ts) hook in at the
+ * constructor (`do_PUT`, `do_POST`), `parse_request`, `handle_expect_100` and `list_directory`. Their logic is in file_response.ts, ranges.ts, conditional.ts, encoding.ts and
  * features.ts; this class only calls it.
  */
 import type { Socket } from "node:net";
@@ -48,7 +48,7 @@ import { WRITTEN } from "../socketserver/writer.js";
 import { checkCharset, withCharset } from "../features/charset.js";
 import { isHiddenPath, withoutDotfiles } from "../features/dotfiles.js";
 import { sendRichListing, type ListingStyle } from "../features/rich_listing.js";
-import { DEFAULT_UPLOAD_MAX, precheckUpload, receivePut } from "../features/upload.js";
+import { DEFAULT_UPLOAD_MAX, addUploadMethods, precheckUpload } from "../features/upload.js";
 import { UPLOAD_FOOTER } from "../features/upload_page.js";
 import { isUploadTemp } from "../features/atomic_write.js";
 import { checkAccess, type AuthScope } from "../features/auth.js";
@@ -536,6 +536,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   constructor(request: Socket, client_address: Address, server: S, options: SimpleHTTPRequestHandlerOptions = {}) {
     super(request, client_address, server);
     this.directory = fspath(options.directory ?? (this.constructor as SimpleHandlerClass).directory ?? process.cwd());
+    if (this.upload) addUploadMethods(this);
   }
 
   /**
@@ -570,11 +571,6 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     if (f) await f.close();
   }
 
-  /** With `upload`, receives a file (features/upload.ts); else Python's `501`. */
-  async do_PUT(): Promise<void> {
-    if (!this.upload) return this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
-    return receivePut(this);
-  }
 
   /** With `auth`, also checks the credentials once the request is parsed (features/auth.ts). */
   override async parse_request(): Promise<boolean> {
