@@ -143,7 +143,7 @@ describe("the binary receiving files", () => {
     });
   });
 
-  test("with curl: -T to a directory URL, -T to a path, -u for --auth; a second -T of one name is 409", TIMEOUT, async (t) => {
+  test("with curl: -T to a directory URL, -T to a path, -F for a form, -u for --auth; a second -T of one name is 409", TIMEOUT, async (t) => {
     if (spawnSync("sh", ["-c", "command -v curl"]).status !== 0) return t.skip("curl is not installed");
     const dir = folder();
     const source = join(root, "from-curl.txt");
@@ -154,8 +154,9 @@ describe("the binary receiving files", () => {
       assert.equal(curl("-u", "me:pw", "-T", source, `http://127.0.0.1:${port}/renamed.txt`), "201");
       assert.equal(curl("-u", "me:pw", "-T", source, `http://127.0.0.1:${port}/`), "409");
       assert.equal(curl("-T", source, `http://127.0.0.1:${port}/other.txt`), "401");
+      assert.equal(curl("-u", "me:pw", "-F", `file=@${source};filename=form one.txt`, "-F", `file=@${source};filename=form two.txt`, `http://127.0.0.1:${port}/`), "201");
     });
-    assert.deepEqual(readdirSync(dir).sort(), ["from-curl.txt", "renamed.txt"]);
+    assert.deepEqual(readdirSync(dir).sort(), ["form one.txt", "form two.txt", "from-curl.txt", "renamed.txt"]);
     assert.equal(readFileSync(join(dir, "renamed.txt"), "utf8"), "sent by curl\n");
   });
 
