@@ -78,7 +78,7 @@ async function serve(directory: string): Promise<void> {
   }
   const uploads = new ThreadingHTTPServer(["127.0.0.1", 0], Uploads.with_directory(`${directory}-uploads`));
   await uploads.ready;
-  void uploads.serve_forever();
+  const uploadLoop = uploads.serve_forever();
   process.stdout.write(`port ${server.server_address[1]}\nuploads ${uploads.server_address[1]}\n`);
   // The live heap, measured after a full collection: what a leak would make grow.
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -87,8 +87,8 @@ async function serve(directory: string): Promise<void> {
     process.stdout.write(`heap ${process.memoryUsage().heapUsed}\n`);
   });
   process.once("SIGTERM", async () => {
-    await server.graceful_close();
-    await loop;
+    await Promise.all([server.graceful_close(), uploads.graceful_close()]);
+    await Promise.all([loop, uploadLoop]);
   });
 }
 
