@@ -34,7 +34,8 @@ export const UPLOAD_STYLE = [
 
 /**
  * One `PUT` at a time to `<this directory>/<the file's name>`: a 201 is `uploaded`, a 204
- * `replaced`; any failure is shown in words and stops the reload, so it can be read.
+ * `replaced`; any failure is shown in words (its bar removed: the bytes may all have gone, and
+ * still be refused) and stops the reload, so it can be read.
  *
  * Under `--watch` an upload changes the folder, and live reload would reload this very page in
  * the middle of the next file: its `reload` listener is wrapped to wait while files are going
@@ -54,8 +55,8 @@ export const UPLOAD_SCRIPT = [
   "const x=new XMLHttpRequest();",
   'x.open("PUT",new URL(encodeURIComponent(file.name),location.href));',
   'x.upload.onprogress=e=>{if(e.lengthComputable&&e.total){bar.value=e.loaded/e.total;state.textContent=Math.floor(100*e.loaded/e.total)+" %"}};',
-  'x.onload=()=>{const ok=x.status>=200&&x.status<300;if(ok)bar.value=1;state.textContent=WORDS[x.status]||"refused: "+x.status+" "+x.statusText;if(!ok)li.className="failed";done(ok)};',
-  'x.onerror=x.onabort=()=>{state.textContent="failed: the connection was lost";li.className="failed";done(false)};',
+  'x.onload=()=>{const ok=x.status>=200&&x.status<300;if(ok)bar.value=1;state.textContent=WORDS[x.status]||"refused: "+x.status+" "+x.statusText;if(!ok){li.className="failed";bar.remove()}done(ok)};',
+  'x.onerror=x.onabort=()=>{state.textContent="failed: the connection was lost";li.className="failed";bar.remove();done(false)};',
   "x.send(file)})}",
   "async function upload(files){",
   "if(!files.length||busy)return;",
