@@ -347,42 +347,11 @@ async function uploadNobodyReads(port: number, bytes: number): Promise<number> {
 }
 
 /**
- * Uploads `bytes` of one file as multipart/form-data to /upload, as fast as the server takes it;
- * resolves with the server's reply and the highest RSS (MiB) of `pid` seen meanwhile.
+ * Sends `head`, `bytes` of body and `tail` to `port` as fast as the server takes them; resolves
+ * with the server's reply, the highest RSS (MiB) of `pid` sampled every 100 ms meanwhile, and the
+ * seconds it took.
  */
-async function formUpload(port: number, bytes: number, pid: number): Promise<{ reply: string; peak: number }> {
-  const boundary = "soakBoundary";
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
-  const tail = `\r\n--${boundary}--\r\n`;
-  const socket = new Socket();
-  await new Promise<void>((resolve, reject) => {
-    socket.once("error", reject);
-    socket.connect(port, "127.0.0.1", resolve);
-  });
-  let reply = "";
-  socket.on("data", (chunk: Buffer) => (reply += chunk.toString("latin1")));
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  let peak = rssMiB(pid);
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
-  socket.write(
-    `POST /upload HTTP/1.1\r\nHost: soak\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n` +
-      `Content-Length: ${head.length + bytes + tail.length}\r\nConnection: close\r\n\r\n${head}`,
-  );
-  const chunk = Buffer.alloc(MiB, 0x62);
-  for (let sent = 0; sent < bytes && !socket.destroyed; sent += chunk.length) {
-    if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), closed]);
-  }
-  socket.end(tail);
-  await closed;
-  clearInterval(sampler);
-  return { reply, peak };
-}
-
-/**
- * `PUT /1g.bin` of `bytes` to the upload server, as fast as it takes them: the status line, the
- * server's highest RSS (MiB) sampled every 100 ms meanwhile, and the seconds it took.
- */
-async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{ status: string; peak: number; seconds: number }> {
+async function streamUpload(port: number, pid: number, head: string, bytes: number, tail = ""): Promise<{ reply: string; peak: number; seconds: number }> {
   const socket = new Socket();
   await new Promise<void>((resolve, reject) => {
     socket.once("error", reject);
@@ -394,14 +363,33 @@ async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{
   let peak = rssMiB(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
   const started = Date.now();
-  socket.write(`PUT /1g.bin HTTP/1.1\r\nHost: soak\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`);
-  const chunk = Buffer.alloc(MiB, 0x75);
+  socket.write(head);
+  const chunk = Buffer.alloc(MiB, 0x62);
   for (let sent = 0; sent < bytes && !socket.destroyed; sent += chunk.length) {
     if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), closed]);
   }
+  socket.end(tail);
   await closed;
   clearInterval(sampler);
-  return { status: reply.split("\r\n", 1)[0]!, peak, seconds: (Date.now() - started) / 1000 };
+  return { reply, peak, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Uploads `bytes` of one file as multipart/form-data to /upload (the soak handler's `form()`). */
+function formUpload(port: number, bytes: number, pid: number): Promise<{ reply: string; peak: number }> {
+  const boundary = "soakBoundary";
+  const part = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  const head =
+    `POST /upload HTTP/1.1\r\nHost: soak\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n` +
+    `Content-Length: ${part.length + bytes + tail.length}\r\nConnection: close\r\n\r\n${part}`;
+  return streamUpload(port, pid, head, bytes, tail);
+}
+
+/** `PUT /1g.bin` of `bytes` to the upload server (the upload feature): its status line, peak RSS and seconds. */
+async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{ status: string; peak: number; seconds: number }> {
+  const head = `PUT /1g.bin HTTP/1.1\r\nHost: soak\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`;
+  const { reply, peak, seconds } = await streamUpload(port, pid, head, bytes);
+  return { status: reply.split("\r\n", 1)[0]!, peak, seconds };
 }
 
 async function stalledReaders(port: number, count: number): Promise<Socket[]> {
