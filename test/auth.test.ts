@@ -19,6 +19,7 @@ import {
   addressKey,
   basicCredentials,
   checkCredential,
+  checkCredentials,
   matchesAny,
   parseAuthFile,
 } from "../src/features/auth.js";
@@ -223,6 +224,17 @@ describe("the parts", () => {
     ] as const) {
       assert.throws(() => checkCredential(text), (error) => error instanceof InvalidCredentialError && error.message === message);
     }
+  });
+
+  test("checkCredentials checks a list once, naming a bad entry by its position; a handler refuses to start with one", () => {
+    const list = ["a:b", "c:d"];
+    assert.equal(checkCredentials(list), list);
+    assert.equal(checkCredentials(null), null);
+    assert.throws(() => checkCredentials(["a:b", "hunter2"]), (error) => error instanceof InvalidCredentialError && error.message === "auth[1]: expected USER:PASSWORD");
+    assert.throws(() => checkCredentials("a:b" as unknown as string[]), /a list of USER:PASSWORD strings/);
+    const Bad = class extends SimpleHTTPRequestHandler {};
+    Bad.auth = ["nopassword"];
+    assert.throws(() => new Bad(null as never, ["127.0.0.1", 1], null as never), InvalidCredentialError);
   });
 
   test("parseAuthFile: lines of pairs, comments and blank lines skipped, CRLF taken; a bad line named by number, never shown", () => {

@@ -90,6 +90,27 @@ function sha256(data: string | Buffer): Buffer {
   return createHash("sha256").update(data).digest();
 }
 
+/**
+ * Checks an `auth` list once (later calls with the same list return at once): `null`, or an array
+ * of valid `USER:PASSWORD` strings. A handler checks its class's list when it is created, so a bad
+ * one fails every connection with the reason in the log rather than at some request.
+ * @throws InvalidCredentialError naming the entry's position (never its content)
+ */
+export function checkCredentials(pairs: readonly string[] | null): readonly string[] | null {
+  if (pairs === null || compiled.has(pairs)) return pairs;
+  if (!Array.isArray(pairs)) throw new InvalidCredentialError("auth must be a list of USER:PASSWORD strings, or null");
+  pairs.forEach((pair, index) => {
+    try {
+      if (typeof pair !== "string") throw new InvalidCredentialError("not a string");
+      checkCredential(pair);
+    } catch (error) {
+      throw new InvalidCredentialError(`auth[${index}]: ${(error as Error).message}`);
+    }
+  });
+  digestsOf(pairs);
+  return pairs;
+}
+
 /** The hashes of a list of pairs, made once per list. */
 const compiled = new WeakMap<readonly string[], Buffer[]>();
 

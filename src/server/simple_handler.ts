@@ -51,7 +51,7 @@ import { sendRichListing, type ListingStyle } from "../features/rich_listing.js"
 import { DEFAULT_UPLOAD_MAX, addUploadMethods, precheckUpload } from "../features/upload.js";
 import { UPLOAD_FOOTER } from "../features/upload_page.js";
 import { isUploadTemp } from "../features/atomic_write.js";
-import { checkAccess, type AuthScope } from "../features/auth.js";
+import { checkAccess, checkCredentials, type AuthScope } from "../features/auth.js";
 
 export type { FileLike } from "../py/io.js";
 export { BytesIO, FileIO } from "../py/io.js";
@@ -522,7 +522,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   upload_overwrite: boolean = (this.constructor as SimpleHandlerClass).upload_overwrite;
   upload_mkdir: boolean = (this.constructor as SimpleHandlerClass).upload_mkdir;
   upload_max: number | null = (this.constructor as SimpleHandlerClass).upload_max;
-  auth: readonly string[] | null = (this.constructor as SimpleHandlerClass).auth;
+  auth: readonly string[] | null = checkCredentials((this.constructor as SimpleHandlerClass).auth);
   auth_scope: AuthScope = (this.constructor as SimpleHandlerClass).auth_scope;
   /** Whether this request's credentials were checked (before a `100 Continue`, or after parsing). */
   private accessChecked = false;
