@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { chmod, cp, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { connect, createServer, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +20,7 @@ import {
 import type { Address } from "../src/socketserver/address.js";
 import { percentFormat } from "../src/py/format.js";
 import { captureStderr, hasCommand, masked, serve, sleep, type Running } from "./helpers.js";
+import { killAll, launch, stop, waitFor } from "./cli_process.js";
 
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/", import.meta.url));
 const LONG = { timeout: 120_000 };
@@ -76,6 +78,7 @@ before(async () => {
 });
 
 after(async () => {
+  killAll();
   await site?.close();
   for (const server of extraServers) await server.close();
   if (root) await rm(root, { recursive: true, force: true });
@@ -384,6 +387,166 @@ test("paths outside the CGI directories are served as files; nocgi.py is not run
   assert.match(reply.toString("latin1"), /^HTTP\/1\.0 200 OK\r\n/);
   assert.match(reply.toString("latin1"), /print\("Hello World"\)/);
   assert.match((await fetchRaw("/plain.txt")).toString("latin1"), /\r\n\r\nplain text\n$/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// No spelling runs a file outside the CGI directories (issue 11, item 3).
+
+/**
+ * Dot segments as a client may spell them: once, twice and three times percent-encoded, in
+ * either case, half-encoded, and with the hex digits of a `%2e` encoded themselves.
+ */
+const DOT_DOTS = [
+  "..", "%2e%2e", "%2E%2E", "%2e.", ".%2E", "%252e%252e", "%252E%252E", "%252e.", ".%252E",
+  "%25%32%65%25%32%65", "%%32%65%%32%65", "%25252e%25252e", "%2525%32%65%2525%32%65",
+];
+/** Separators: slashes encoded once or twice, backslashes, doubled slashes, `;` parameters, `.` segments. */
+const SEPARATORS = ["/", "%2f", "%2F", "%252f", "%252F", "\\", "%5c", "%5C", "%255c", "//", "/./", "/%2e/", "/%252e/", ";/", "/;x/"];
+/** Where the climb starts, with D standing for a dot segment and S for a separator. */
+const ESCAPE_FORMS = [
+  "/cgi-binSDSoutside.sh",
+  "/cgi-binSDSsubSoutside.sh",
+  "/cgi-bin/subSDSDSoutside.sh",
+  "/htbinSDSoutside.sh",
+  "/cgi-bin/inside.shSDSDSoutside.sh",
+  "/cgi-bin/DSoutside.sh;x",
+  "/subSDScgi-binSDSoutside.sh",
+];
+
+/** Every escape spelling, each with and without a query. */
+function escapeTargets(forms = ESCAPE_FORMS, dots = DOT_DOTS, separators = SEPARATORS): string[] {
+  const targets: string[] = [];
+  for (const form of forms) {
+    for (const dot of dots) {
+      for (const sep of separators) {
+        const target = form.replace(/S/g, sep).replace(/D/g, dot);
+        targets.push(target, `${target}?arg`);
+      }
+    }
+  }
+  return targets;
+}
+
+/** The fixture with an executable outside the CGI directories, in a fresh folder nobody can traverse. */
+async function makeEscapeSite(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "simplehttp-cgi-escape-"));
+  await cp(join(FIXTURES, "cgi-escape"), dir, { recursive: true });
+  await openUp(dir);
+  return dir;
+}
+
+/** Sends one request and resolves with the whole reply (plain TCP, or TLS). */
+type Send = (request: string) => Promise<Buffer>;
+
+const plainSender = (port: number): Send => async (request) => (await talk(port, request, 20_000)).reply;
+
+function tlsSender(port: number): Send {
+  return (request) =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false }, () => socket.write(request));
+      const timer = setTimeout(() => socket.destroy(), 20_000);
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("close", () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks));
+      });
+      socket.on("error", (error: NodeJS.ErrnoException) => (error.code === "ECONNRESET" ? undefined : reject(error)));
+    });
+}
+
+/** Sends each target (GET, HEAD, POST in turn) and returns the replies that ran a script outside. */
+async function escapes(send: Send, targets: string[], version = "HTTP/1.0"): Promise<string[]> {
+  const ran: string[] = [];
+  const methods = ["GET", "HEAD", "POST"];
+  for (let i = 0; i < targets.length; i++) {
+    const method = methods[i % methods.length]!;
+    const extra = method === "POST" ? "Content-Length: 0\r\n" : "";
+    const reply = await send(`${method} ${targets[i]} ${version}\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`);
+    const text = reply.toString("latin1");
+    if (text.includes("EXECUTED-OUTSIDE")) ran.push(`${method} ${targets[i]} → ${text.slice(0, text.indexOf("\r\n"))}`);
+  }
+  return ran;
+}
+
+test("no spelling of a climb out of cgi-bin runs a file outside the CGI directories (HTTP/1.0 and HTTP/1.1)", LONG, async () => {
+  const dir = await makeEscapeSite();
+  try {
+    for (const version of ["HTTP/1.0", "HTTP/1.1"]) {
+      const Escaping = class extends (handlerFor(dir) as unknown as typeof CGIHTTPRequestHandler) {
+        static override protocol_version = version;
+      };
+      const running = await serveExtra(Escaping as unknown as Ctor);
+      const targets = escapeTargets();
+      assert.ok(targets.length > 2000);
+      assert.deepEqual(await escapes(plainSender(running.port), targets, version), []);
+      // The scripts inside still run, whatever the spelling that reaches them.
+      for (const target of ["/cgi-bin/inside.sh", "/cgi-bin/sub/inside.sh", "/htbin/inside.sh", "/cgi-bin%2finside.sh", "/cgi-bin/sub/../inside.sh", "/cgi-bin/sub/%2e%2e/inside.sh"]) {
+        const { reply } = await talk(running.port, `GET ${target} ${version}\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        assert.match(reply.toString("latin1"), /EXECUTED-INSIDE/, target);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("through the command line: --cgi with --workers 2, over TLS with -p HTTP/1.1 and over plain HTTP/1.0", LONG, async () => {
+  const dir = await makeEscapeSite();
+  const tls = (name: string) => join(FIXTURES, "tls", name);
+  const targets = escapeTargets(ESCAPE_FORMS.slice(0, 2));
+  try {
+    const modes: [string[], (port: number) => Send, string][] = [
+      [["--workers", "2", "--tls-cert", tls("cert.pem"), "--tls-key", tls("key.pem"), "-p", "HTTP/1.1"], tlsSender, "HTTP/1.1"],
+      [["--workers", "2"], plainSender, "HTTP/1.0"],
+    ];
+    for (const [args, sender, version] of modes) {
+      const proc = launch(["--cgi", "-b", "127.0.0.1", "-d", dir, ...args, "0"]);
+      try {
+        await waitFor(() => /port (\d+)/.test(proc.stdout()) || proc.hasExited(), "the banner", proc);
+        const send = sender(Number(/port (\d+)/.exec(proc.stdout())![1]));
+        assert.deepEqual(await escapes(send, targets, version), [], args.join(" "));
+        assert.match((await send(`GET /cgi-bin/inside.sh ${version}\r\nHost: x\r\nConnection: close\r\n\r\n`)).toString("latin1"), /EXECUTED-INSIDE/);
+      } finally {
+        await stop(proc);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a raw '#' ends the path for is_cgi() as for translate_path: /cgi-bin/x.sh#/../.. runs x.sh, never serves its source", LONG, async () => {
+  const dir = await makeEscapeSite();
+  try {
+    const running = await serveExtra(handlerFor(dir));
+    for (const target of ["/cgi-bin/inside.sh#/../..", "/cgi-bin/inside.sh#/..", "/cgi-bin/inside.sh#x"]) {
+      const reply = (await fetchRaw(target, { port: running.port })).toString("latin1");
+      assert.match(reply, /^HTTP\/1\.0 200 Script output follows\r\n/, target);
+      assert.match(reply, /EXECUTED-INSIDE/, target);
+      assert.ok(!reply.includes('printf "EXECUTED'), `${target} served the script's source`);
+    }
+    // A '#' in the query is part of QUERY_STRING, as in Python.
+    const env = await envOf("/cgi-bin/env.sh?a#b");
+    assert.equal(env.get("QUERY_STRING"), "a#b");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a twice-encoded climb is judged and run from one decoding: /cgi-bin/%252e%252e/x names the script '%2e%2e'", LONG, async () => {
+  const dir = await makeEscapeSite();
+  try {
+    const running = await serveExtra(handlerFor(dir));
+    const reply = await fetchRaw("/cgi-bin/%252e%252e/outside.sh?arg", { port: running.port });
+    assert.equal(statusLine(reply), "HTTP/1.0 404 No such CGI script ('/cgi-bin/%2e%2e')");
+    // Once decoded, it is the file outside.sh is, served as a file; it does not run either.
+    const served = (await fetchRaw("/cgi-bin/%2e%2e/outside.sh", { port: running.port })).toString("latin1");
+    assert.match(served, /^HTTP\/1\.0 200 OK\r\n/);
+    assert.match(served, /printf "EXECUTED-%s %s\\n" OUTSIDE/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -952,6 +1115,12 @@ test("differential: the same CGI requests answered byte for byte as python3 -m h
     const [pythonUp, oursUp] = await Promise.all([talk(started.port, "GET /.. HTTP/1.0\r\n\r\n"), talk(ours.port, "GET /.. HTTP/1.0\r\n\r\n")]);
     assert.equal(pythonUp.reply.length, 0);
     assert.equal(statusLine(oursUp.reply), "HTTP/1.0 400 Bad request path ('/..')");
+    // Known difference: Python decodes the path twice and runs nocgi.py, outside cgi-bin.
+    const escape = "GET /cgi-bin/%252e%252e/nocgi.py HTTP/1.0\r\n\r\n";
+    const [pythonEscape, oursEscape] = await Promise.all([talk(started.port, escape), talk(ours.port, escape)]);
+    assert.equal(statusLine(pythonEscape.reply), "HTTP/1.0 200 Script output follows");
+    assert.match(pythonEscape.reply.toString("latin1"), /Hello World/);
+    assert.equal(statusLine(oursEscape.reply), "HTTP/1.0 404 No such CGI script ('/cgi-bin/%2e%2e')");
   } finally {
     python?.kill();
     await rm(pyRoot, { recursive: true, force: true });

@@ -17,7 +17,7 @@ import { handlerClassFor } from "../src/cli/server.js";
 import { browserUrl, openerCommand } from "../src/cli/open.js";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { CGIHTTPRequestHandler } from "../src/server/cgi_handler.js";
-import { LIVERELOAD_SCRIPT } from "../src/server/livereload.js";
+import { LIVERELOAD_SCRIPT } from "../src/features/livereload.js";
 import { networkAddresses } from "../src/cli/startup.js";
 import { MAIN } from "./cli_process.js";
 

@@ -16,7 +16,7 @@ import { PYTHON_USAGE, TIMEOUT, killAll, request, run, startServer, stop, testUs
 import { parseCommandLine, type CommandLine } from "../src/cli/options.js";
 import { exposureWarnings, featureNames } from "../src/cli/startup.js";
 import { handlerClassFor } from "../src/cli/server.js";
-import { LiveReloadHub } from "../src/server/livereload.js";
+import { LiveReloadHub } from "../src/features/livereload.js";
 import { TEMP_PREFIX, isUploadTemp } from "../src/features/atomic_write.js";
 import { exchange } from "./helpers.js";
 import { collect, openSocket } from "./hostile.js";

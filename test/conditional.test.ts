@@ -1,5 +1,5 @@
 /**
- * Conditional requests (src/server/conditional.ts and their use in send_head): entity-tag parsing
+ * Conditional requests (src/features/conditional.ts and their use in send_head): entity-tag parsing
  * and comparison, the ETag's format and place, If-None-Match with ETags on (304) and off
  * (Python's rule), 412 for If-Match and If-Unmodified-Since, the RFC 9110 §13.2.2 order, and
  * If-Range with dates and tags — over loopback with raw bytes.
@@ -16,7 +16,7 @@ import {
   parseEntityTagList,
   strongMatch,
   weakMatch,
-} from "../src/server/conditional.js";
+} from "../src/features/conditional.js";
 import { HTTPMessage } from "../src/http/message.js";
 import { formatHttpDate } from "../src/http/dates.js";
 import { serve, type Running } from "./helpers.js";

@@ -11,8 +11,8 @@ import * as fs from "node:fs";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { BaseHTTPRequestHandler } from "../src/server/base_handler.js";
-import { checkHeaderField, checkHeaderList, InvalidHeaderError, maxAge, parseHeaderOption } from "../src/server/features.js";
-import { chooseCoding, isCompressible, parseAcceptEncoding } from "../src/server/encoding.js";
+import { checkHeaderField, checkHeaderList, InvalidHeaderError, maxAge, parseHeaderOption } from "../src/features/headers.js";
+import { chooseCoding, isCompressible, parseAcceptEncoding } from "../src/features/compression.js";
 import type { RequestHandlerClass } from "../src/socketserver/servers.js";
 import { captureStderr, exchange, masked, serve, type Running } from "./helpers.js";
 import {
@@ -726,6 +726,45 @@ describe("spa", () => {
       assert.equal((await fetchReply(running.port, "/app")).status, 404);
     } finally {
       await running.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The hooks through which the additions join send_head and end_headers
+
+describe("the additions' hooks, overridden by a subclass", () => {
+  class Hooked extends Quiet {
+    override refuse_path(path: string, forRequest: boolean): boolean | Promise<boolean> {
+      if (forRequest && path.endsWith("hundred.txt")) return this.send_error(403, "Not for you").then(() => true);
+      return super.refuse_path(path, forRequest);
+    }
+    override fallback_path(path: string): string | null {
+      return path.endsWith("/gone") ? join(root, "sub", "note.txt") : super.fallback_path(path);
+    }
+    override send_added_headers(): void {
+      this.send_header("X-Added", "yes");
+      super.send_added_headers();
+    }
+  }
+  const server = serverFor(() => Hooked.with_directory(root));
+
+  test("refuse_path() refuses a path before anything is opened", async () => {
+    const reply = await server.get("/hundred.txt");
+    assert.equal(reply.status, 403);
+    assert.equal(reply.header("x-added"), "yes");
+  });
+
+  test("fallback_path() names the file served for a missing path", async () => {
+    const reply = await server.get("/gone");
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.toString(), "note\n");
+    assert.equal((await server.get("/other-missing")).status, 404);
+  });
+
+  test("send_added_headers() reaches every final response: files, listings, redirects and errors", async () => {
+    for (const path of ["/sub/note.txt", "/sub/", "/sub", "/missing.txt"]) {
+      assert.equal((await server.get(path)).header("x-added"), "yes", path);
     }
   });
 });

@@ -207,3 +207,157 @@ test("curl fetches a file over HTTPS", async (t) => {
     log.restore();
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// TLS renegotiation (issue 11, item 6): TLS 1.2 only (TLS 1.3 has none).
+
+interface Renegotiation {
+  /** Renegotiations the server completed before the connection ended. */
+  completed: number;
+  /** Whether the server closed the connection. */
+  closed: boolean;
+  /** The reply to the request sent before renegotiating. */
+  reply: string;
+}
+
+/**
+ * Connects with TLS 1.2, sends `request` and reads its reply (or, for null, sends nothing), then
+ * renegotiates up to `attempts` times, one after the other, as long as the server goes along.
+ */
+function renegotiate(port: number, request: string | null, attempts: number): Promise<Renegotiation> {
+  return new Promise((resolve, reject) => {
+    let reply = "";
+    let completed = 0;
+    let closed = false;
+    let settled = false;
+    const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false, maxVersion: "TLSv1.2" }, () => {
+      if (request === null) next();
+      else socket.write(request);
+    });
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ completed, closed, reply });
+    };
+    const timer = setTimeout(finish, 20_000);
+    const next = () => {
+      if (completed >= attempts || socket.destroyed) return finish();
+      const started = socket.renegotiate({ rejectUnauthorized: false }, (error) => {
+        if (error) return setTimeout(finish, 200);
+        completed++;
+        next();
+      });
+      if (!started) finish();
+    };
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => {
+      const first = reply === "";
+      reply += chunk;
+      if (first) setImmediate(next);
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      closed = true;
+      finish();
+    });
+    socket.on("secureConnect", () => {
+      if (socket.getProtocol() !== "TLSv1.2") reject(new Error(`negotiated ${socket.getProtocol()}`));
+    });
+  });
+}
+
+test("TLS renegotiation is refused: the first attempt closes the connection, logged once; others are served", async () => {
+  const requests = [
+    "GET /before HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "GET /before HTTP/1.1\r\nHost: x\r\n\r\n",
+    null, // before any request
+  ];
+  for (const request of requests) {
+    const version = request?.slice(12, 20) ?? "no request";
+    const log = captureStderr();
+    const running = await start(basic);
+    try {
+      const result = await renegotiate(running.port, request, 50);
+      if (request) assert.match(result.reply, /hello \/before$/);
+      assert.equal(result.completed, 0, `${version}: renegotiations the server went along with`);
+      assert.ok(result.closed, `${version}: the server closed the connection`);
+      await sleep(100);
+      const lines = log.lines().map((line) => line.replace(/^127\.0\.0\.1 - - \[[^\]]*\] /, ""));
+      assert.deepEqual(
+        lines.filter((line) => !line.startsWith('"GET')),
+        ["TLS renegotiation refused: connection closed"],
+        version,
+      );
+      const { reply } = await tlsExchange(running.port, "GET /after HTTP/1.0\r\n\r\n");
+      assert.ok(reply.endsWith("hello /after"));
+    } finally {
+      await running.close();
+      log.restore();
+    }
+  }
+});
+
+test("TLS renegotiation on a serial HTTPSServer, in the middle of a keep-alive connection, is refused the same way", async () => {
+  const log = captureStderr();
+  const running = await start(basic, HTTPSServer);
+  try {
+    const result = await renegotiate(running.port, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 5);
+    assert.equal(result.completed, 0);
+    assert.ok(result.closed);
+    const { reply } = await tlsExchange(running.port, "GET /next HTTP/1.0\r\n\r\n");
+    assert.ok(reply.endsWith("hello /next"), "the serial server's loop was freed");
+    assert.equal(log.lines().filter((line) => line.includes("renegotiation")).length, 1);
+  } finally {
+    await running.close();
+    log.restore();
+  }
+});
+
+test("openssl s_client -tls1_2 with R: the server closes the connection at the renegotiation", async (t) => {
+  if (!(await hasCommand("openssl"))) return t.skip("openssl is not on PATH");
+  const { spawn } = await import("node:child_process");
+  const log = captureStderr();
+  const running = await start(basic);
+  try {
+    const client = spawn("openssl", ["s_client", "-connect", `127.0.0.1:${running.port}`, "-tls1_2", "-quiet", "-no_ign_eof"], { stdio: ["pipe", "pipe", "pipe"] });
+    let output = "";
+    client.stdout.on("data", (chunk) => (output += chunk));
+    client.stderr.on("data", (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => client.on("close", (code) => resolve(code)));
+    const timer = setTimeout(() => client.kill(), 20_000);
+    await sleep(500);
+    // s_client renegotiates on a line holding just R (its -quiet mode still reads commands: -no_ign_eof).
+    for (let i = 0; i < 5 && client.exitCode === null; i++) {
+      client.stdin.write("R\n");
+      await sleep(200);
+    }
+    client.stdin.end();
+    await exited;
+    clearTimeout(timer);
+    assert.equal(log.lines().filter((line) => line.includes("TLS renegotiation refused")).length, 1, output);
+  } finally {
+    await running.close();
+    log.restore();
+  }
+});
+
+test("through the command line with --workers 2 and -p HTTP/1.1: each renegotiating connection is closed and logged once", { timeout: 60_000 }, async () => {
+  const { launch, stop, waitFor } = await import("./cli_process.js");
+  const proc = launch(["--workers", "2", "-p", "HTTP/1.1", "--tls-cert", fixture("cert.pem"), "--tls-key", fixture("key.pem"), "-b", "127.0.0.1", "-d", fixture(""), "0"]);
+  try {
+    await waitFor(() => /port (\d+)/.test(proc.stdout()) || proc.hasExited(), "the banner", proc);
+    const port = Number(/port (\d+)/.exec(proc.stdout())![1]);
+    // Connections go to the workers in turn: four reach both.
+    for (let i = 0; i < 4; i++) {
+      const result = await renegotiate(port, "GET /README.md HTTP/1.1\r\nHost: x\r\n\r\n", 20);
+      assert.match(result.reply, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.equal(result.completed, 0);
+      assert.ok(result.closed);
+    }
+    await waitFor(() => proc.stderr().split("TLS renegotiation refused: connection closed").length === 5, "four log lines", proc, 10_000);
+  } finally {
+    await stop(proc);
+  }
+});

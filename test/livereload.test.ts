@@ -21,7 +21,7 @@ import {
   injectScript,
   withLiveReload,
   type LiveReloadOptions,
-} from "../src/server/livereload.js";
+} from "../src/features/livereload.js";
 
 const PAGE = "<!DOCTYPE html>\n<html><head><title>t</title></head>\n<body>\n<p>page</p>\n</body>\n</html>\n";
 const SCRIPT_LENGTH = Buffer.byteLength(LIVERELOAD_SCRIPT);
@@ -343,6 +343,214 @@ describe("--watch, through the binary", () => {
       assert.equal(server.proc.stdout(), `${server.banner}\nKeyboard interrupt received, exiting.\n`);
     } finally {
       await stop(server.proc);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Limits (issue 11, item 5): streams have their own cap and take no max_connections slot; pages
+// are streamed, not held whole.
+
+/** Milliseconds for a GET of `path` on a fresh connection; fails if no 200 comes within 10 s. */
+async function timedGet(port: number, path = "/a.txt"): Promise<number> {
+  const started = Date.now();
+  const reply = await exchange(port, `GET ${path} HTTP/1.0\r\n\r\n`, { timeoutMs: 10_000 });
+  assert.match(reply.toString("latin1"), /^HTTP\/1\.[01] 200 OK\r\n/, `no answer to GET ${path} within 10 s`);
+  return Date.now() - started;
+}
+
+describe("event streams have their own cap and take no max_connections slot", () => {
+  test("past maxStreams the oldest stream gets 'evicted' and is closed; one log line", TIMEOUT, async () => {
+    const reports: string[] = [];
+    const { hub, running } = await liveServer({ maxStreams: 3, onError: (line) => reports.push(line) });
+    const streams: Stream[] = [];
+    for (let i = 0; i < 5; i++) {
+      streams.push(await openStream(running.port));
+      await waitFor(() => hub.size === Math.min(i + 1, 3), `stream ${i} subscribed`);
+    }
+    await waitFor(() => streams[0]!.closed() && streams[1]!.closed(), "the two oldest to close");
+    for (const old of streams.slice(0, 2)) assert.ok(old.text().endsWith("event: evicted\ndata: too many live-reload streams\n\n"));
+    for (const current of streams.slice(2)) assert.equal(current.closed(), false);
+    assert.equal(hub.size, 3);
+    hub.reload();
+    await waitFor(() => streams.slice(2).every((stream) => stream.events() === 1), "the reload on the three open streams");
+    assert.deepEqual(reports, ["simplehttp: --watch: more than 3 pages listening for reloads; the oldest page will no longer reload"]);
+  });
+
+  test("the page's script stops listening on 'evicted' and reloads on 'reload'", async () => {
+    const { runInNewContext } = await import("node:vm");
+    const code = /^<script>([^]*)<\/script>\n$/.exec(LIVERELOAD_SCRIPT)![1]!;
+    const run = (event: string) => {
+      const seen = { url: "", closed: false, reloaded: false };
+      const listeners = new Map<string, () => void>();
+      class EventSource {
+        constructor(url: string) {
+          seen.url = url;
+        }
+        addEventListener(name: string, listener: () => void) {
+          listeners.set(name, listener);
+        }
+        close() {
+          seen.closed = true;
+        }
+      }
+      runInNewContext(code, { EventSource, location: { reload: () => (seen.reloaded = true) } });
+      listeners.get(event)?.();
+      return seen;
+    };
+    assert.deepEqual(run("evicted"), { url: LIVERELOAD_PATH, closed: true, reloaded: false });
+    assert.deepEqual(run("reload"), { url: LIVERELOAD_PATH, closed: false, reloaded: true });
+  });
+
+  test("with max_connections = 2, ten open streams leave normal requests served at once", TIMEOUT, async () => {
+    const { hub, running } = await liveServer();
+    running.server.max_connections = 2;
+    const streams = await Promise.all(Array.from({ length: 10 }, () => openStream(running.port)));
+    await waitFor(() => hub.size === 10, "ten streams");
+    for (let i = 0; i < 5; i++) assert.ok((await timedGet(running.port)) < 2000);
+    // Each stream still gets its events.
+    hub.reload();
+    await waitFor(() => streams.every((stream) => stream.events() === 1), "every stream's reload");
+  });
+
+  test("300 stream connections (cap 100, max_connections 4): at most 100 open, pages served within 2 s throughout", TIMEOUT, async () => {
+    const { hub, running } = await liveServer({ onError: () => {} });
+    running.server.max_connections = 4;
+    const streams: Promise<Stream>[] = [];
+    const latencies: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      streams.push(openStream(running.port));
+      if (i % 50 === 49) latencies.push(await timedGet(running.port, "/page.html"));
+    }
+    await Promise.all(streams);
+    await waitFor(() => hub.size === 100, "the cap");
+    await waitFor(() => running.server._connections.size <= 101, "the evicted connections to close");
+    latencies.push(await timedGet(running.port, "/page.html"));
+    assert.ok(Math.max(...latencies) < 2000, `GET took ${latencies.join(", ")} ms`);
+  });
+});
+
+describe("a page is streamed with its script, never held whole", () => {
+  const big = (size: number, tagAt: number, tag = "</body>") => {
+    const page = Buffer.alloc(size, 0x61);
+    if (tagAt >= 0) page.write(tag, tagAt, "latin1");
+    return page;
+  };
+  const expected = (page: Buffer, at: number) => Buffer.concat([page.subarray(0, at), Buffer.from(LIVERELOAD_SCRIPT), page.subarray(at)]);
+
+  test("the last </body> of a file on disk, wherever it lies against the 64 KiB windows it is read by", TIMEOUT, async () => {
+    const WINDOW = 64 * 1024;
+    const size = 3 * WINDOW + 100;
+    const cases: [string, number, string][] = [
+      ["near the end", size - 20, "</body>"],
+      ["across a window boundary", size - WINDOW - 3, "</BODY>"],
+      ["at the very start", 0, "</Body>"],
+      ["nowhere", -1, ""],
+      ["a look-alike only", 500, "</bodx>"],
+    ];
+    for (const [what, at, tag] of cases) {
+      const page = big(size, at, tag);
+      const file = join(root, "big-page.html");
+      writeFileSync(file, page);
+      const { FileIO } = await import("../src/py/io.js");
+      const opened = await FileIO.openRegular(file);
+      const body = await injectScript(opened!.file, page.length);
+      assert.ok(!(body instanceof BytesIO), "streamed, not gathered into memory");
+      const chunks: Buffer[] = [];
+      for (let chunk = await body.read(64 * 1024); chunk.length > 0; chunk = await body.read(64 * 1024)) {
+        assert.ok(chunk.length <= 64 * 1024);
+        chunks.push(chunk);
+      }
+      await body.close();
+      const tagged = tag.toLowerCase() === "</body>";
+      assert.ok(Buffer.concat(chunks).equals(expected(page, tagged ? at : page.length)), what);
+    }
+    rmSync(join(root, "big-page.html"));
+  });
+
+  test("40 clients that never read a 4 MiB page: RSS grows by less than 64 MiB", TIMEOUT, async (t) => {
+    const { setFlagsFromString } = await import("node:v8");
+    const { runInNewContext } = await import("node:vm");
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const rss = () => process.memoryUsage().rss / 2 ** 20;
+    const page = big(4 * 2 ** 20, 4 * 2 ** 20 - 100);
+    writeFileSync(join(root, "huge.html"), page);
+    const { running } = await liveServer();
+    gc();
+    const start = rss();
+    let peak = start;
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const socket = connect(running.port, "127.0.0.1");
+        socket.on("error", () => {});
+        socket.pause(); // never reads
+        socket.write("GET /huge.html HTTP/1.0\r\n\r\n");
+        sockets.push(socket);
+      }
+      for (let i = 0; i < 20; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        peak = Math.max(peak, rss());
+      }
+      t.diagnostic(`RSS grew ${(peak - start).toFixed(1)} MiB`);
+      assert.ok(peak - start < 64, `RSS grew ${(peak - start).toFixed(1)} MiB`);
+      // And a client that reads gets the whole page, with the script before </body>.
+      const whole = await get(running, "/huge.html");
+      assert.ok(whole.body.equals(expected(page, page.length - 100)));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      rmSync(join(root, "huge.html"));
+    }
+  });
+});
+
+describe("--watch limits, through the binary", () => {
+  test("--workers 2 --max-connections 2 -p HTTP/1.1: with 8 streams open, pages are served within 2 s", TIMEOUT, async () => {
+    const server = await startServer(["-b", "127.0.0.1", "-d", root, "--watch", "--workers", "2", "--max-connections", "2", "-p", "HTTP/1.1", "0"]);
+    try {
+      const streams = await Promise.all(Array.from({ length: 8 }, () => openStream(server.port)));
+      for (let i = 0; i < 6; i++) assert.ok((await timedGet(server.port, "/page.html")) < 2000);
+      assert.ok(streams.every((stream) => !stream.closed()));
+    } finally {
+      await stop(server.proc);
+    }
+  });
+
+  test("over TLS with --max-connections 2: streams open, pages served within 2 s", TIMEOUT, async () => {
+    const { fileURLToPath } = await import("node:url");
+    const tls = (name: string) => fileURLToPath(new URL(`../../test/fixtures/tls/${name}`, import.meta.url));
+    const { launch } = await import("./cli_process.js");
+    const { connect: tlsConnect } = await import("node:tls");
+    const proc = launch(["-b", "127.0.0.1", "-d", root, "--watch", "--max-connections", "2", "--tls-cert", tls("cert.pem"), "--tls-key", tls("key.pem"), "0"]);
+    const sockets: Socket[] = [];
+    try {
+      await waitFor(() => /port (\d+)/.test(proc.stdout()) || proc.hasExited(), "the banner", proc);
+      const port = Number(/port (\d+)/.exec(proc.stdout())![1]);
+      const tlsRequest = (request: string, until: (text: string) => boolean) =>
+        new Promise<string>((resolve) => {
+          let text = "";
+          const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false }, () => socket.write(request));
+          sockets.push(socket);
+          socket.setEncoding("latin1");
+          socket.on("data", (chunk: string) => {
+            text += chunk;
+            if (until(text)) resolve(text);
+          });
+          socket.on("error", () => {});
+          socket.on("close", () => resolve(text));
+        });
+      for (let i = 0; i < 6; i++) {
+        const started = await tlsRequest(`GET ${LIVERELOAD_PATH} HTTP/1.1\r\nHost: x\r\n\r\n`, (text) => text.includes("retry: 1000\n\n"));
+        assert.match(started, /retry: 1000\n\n$/);
+      }
+      const begun = Date.now();
+      const page = await tlsRequest("GET /page.html HTTP/1.0\r\n\r\n", () => false);
+      assert.ok(Date.now() - begun < 2000, `the page took ${Date.now() - begun} ms`);
+      assert.ok(page.includes(LIVERELOAD_SCRIPT));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await stop(proc);
     }
   });
 });

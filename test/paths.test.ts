@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as posixpath from "../src/py/posixpath.js";
 import { SimpleHTTPRequestHandler, translatePath } from "../src/server/simple_handler.js";
-import { isWithin, resolvesOutside } from "../src/server/paths.js";
+import { isWithin, resolvesOutside } from "../src/features/symlinks.js";
 import { exchange, serve, splitReply, type Running } from "./helpers.js";
 
 let base = "";

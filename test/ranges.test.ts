@@ -1,5 +1,5 @@
 /**
- * Byte ranges (src/server/ranges.ts and their use in send_head): the parser and coalescing rules
+ * Byte ranges (src/features/ranges.ts and their use in send_head): the parser and coalescing rules
  * on their own, then every form on the wire, over loopback with raw bytes — single ranges,
  * multipart bodies parsed back, 416, ignored headers, the amplification limit, and ranges of a
  * large file read at their offsets.
@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fs from "node:fs";
-import { coalesce, decideRanges, MAX_RANGES, multipartLayout, SegmentedBody } from "../src/server/ranges.js";
+import { coalesce, decideRanges, MAX_RANGES, multipartLayout, SegmentedBody } from "../src/features/ranges.js";
 import { FileIO } from "../src/py/io.js";
 import { exchange, serve, type Running } from "./helpers.js";
 import { buildTree, fetchReply, HUNDRED, lastModified, parseMultipart, parseReply, pseudoRandom, Quiet, removeTree, type RequestOptions } from "./features_fixture.js";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { STATS_MAX_AGE_MS, breadcrumbs, forgetSnapshots, goFileMode, humanSize } from "../src/features/rich_listing.js";
 import { CONTENT_SECURITY_POLICY, fileIcon } from "../src/features/rich_listing_page.js";
-import { LIVERELOAD_SCRIPT } from "../src/server/livereload.js";
+import { LIVERELOAD_SCRIPT } from "../src/features/livereload.js";
 import { exchange, serve, splitReply, sleep, type Running } from "./helpers.js";
 import { buildSite, removeSite } from "./site_fixture.js";
 

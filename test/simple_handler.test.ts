@@ -368,6 +368,63 @@ describe("directory redirects", () => {
     assert.equal(masked(await request(`https://pypi.org${url}`)), redirect(`https://pypi.org${url}/`));
   });
 
+  /**
+   * Request targets a raw client or a proxy can send that reach a directory without its slash,
+   * each spelled so that Python's Location would take a browser to another host.
+   */
+  const HOSTILE_TARGETS = [
+    "/\\example.com/..",
+    "/\\/example.com/../..",
+    "/\\\\example.com/..",
+    "//\\example.com/../..",
+    "\\\\example.com/..",
+    "\\/example.com/../..",
+    "/\\example.com/../sub",
+    "\x01//example.com/../..",
+    "\x01\\\\example.com/../..",
+    "\x1b\x7f//example.com/../..",
+    "\x01////example.com/../..",
+    "http:/example.com/../..",
+    "http:example.com/..",
+    "https:/example.com/../..",
+    "http:\\\\example.com/../..",
+    "HTTP:/\\example.com/../..",
+    "javascript:alert(1)//..",
+    "//example.com/../..",
+    "/%5Cexample.com/..",
+    "/%5C%5Cexample.com/..",
+  ];
+
+  /** What a browser at `base` makes of a Location: the WHATWG URL parser, as browsers have it. */
+  const followed = (location: string, base: string) => new URL(location, base);
+
+  test("no Location can be followed to another host: backslashes, leading controls, a scheme without a host", async () => {
+    for (const version of ["HTTP/1.0", "HTTP/1.1"]) {
+      for (const target of HOSTILE_TARGETS) {
+        const reply = await request(target, { version, headers: { Host: "victim.test", Connection: "close" } });
+        const head = reply.toString("latin1");
+        assert.match(head, /^HTTP\/1\.[01] 301 Moved Permanently\r\n/, JSON.stringify(target));
+        const location = /\r\nLocation: ([^\r]*)\r\n/.exec(head)![1]!;
+        assert.ok(!location.includes("\\"), `a backslash in ${JSON.stringify(location)}`);
+        for (const base of ["http://victim.test/a/b", "https://victim.test/"]) {
+          const url = followed(location, base);
+          assert.equal(url.host, "victim.test", `${JSON.stringify(target)} → ${JSON.stringify(location)} → ${url.href}`);
+        }
+      }
+    }
+  });
+
+  test("a backslash is sent as %5C, which names the same directory when followed", async () => {
+    fs.mkdirSync(join(site, "back\\slash"), { recursive: true });
+    try {
+      assert.equal(masked(await request("/back\\slash")), redirect("/back%5Cslash/"));
+      assert.equal(masked(await request("/\\example.com/..")), redirect("/%5Cexample.com/../"));
+      assert.match(masked(await request("/back%5Cslash/")), /^HTTP\/1\.0 200 OK\r\n[^]*Directory listing for \/back\\slash\//);
+    } finally {
+      fs.rmdirSync(join(site, "back\\slash"));
+    }
+  });
+
   test("a directory named with %2f or %2F is not redirected (3.14): it is listed", async () => {
     for (const path of ["/sub%2f", "/sub%2F"]) {
       const reply = maskedBytes(await request(path));

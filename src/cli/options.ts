@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism, constants as osConstants } from "node:os";
 import { ArgumentError, ArgumentParser, type OptionSpec } from "./argparse.js";
-import { maxAge, parseHeaderOption, type HeaderField } from "../server/features.js";
+import { maxAge, parseHeaderOption, type HeaderField } from "../features/headers.js";
 import { checkCharset } from "../features/charset.js";
 import type { ListingStyle } from "../features/rich_listing.js";
 import { describeSize, parseSize, DEFAULT_UPLOAD_MAX } from "../features/upload.js";

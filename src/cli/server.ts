@@ -10,7 +10,7 @@ import { CGIHTTPRequestHandler } from "../server/cgi_handler.js";
 import { AF_INET6, type Address } from "../socketserver/address.js";
 import type { BaseRequestHandler } from "../socketserver/handlers.js";
 import type { TCPServer } from "../socketserver/servers.js";
-import { LiveReloadHub, withLiveReload } from "../server/livereload.js";
+import { LiveReloadHub, withLiveReload } from "../features/livereload.js";
 import { isUploadTemp } from "../features/atomic_write.js";
 import type { CommandLine } from "./options.js";
 import { StartupError } from "./serve.js";

@@ -23,7 +23,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIPv6 } from "node:net";
 import type { HTTPMessage } from "../http/message.js";
-import { isPreflight } from "../server/features.js";
+import { isPreflight } from "./cors.js";
 
 /** Which requests need credentials: all of them, or uploads only. */
 export type AuthScope = "all" | "uploads";

@@ -5,7 +5,7 @@
  * request but for its own links. Everything that does not depend on the directory (the style,
  * the script, the icons, the column headers of each sort, the policy) is built once, here.
  */
-import { LIVERELOAD_SCRIPT } from "../server/livereload.js";
+import { LIVERELOAD_SCRIPT } from "./livereload.js";
 import { UPLOAD_FORM, UPLOAD_SCRIPT, UPLOAD_SCRIPT_HASH, UPLOAD_STYLE, UPLOAD_STYLE_HASH, hashSource } from "./upload_page.js";
 
 export type SortKey = "name" | "size" | "mtime";

@@ -30,7 +30,7 @@ import type { HTTPMessage } from "../http/message.js";
 import { fsencode, fsPath } from "../py/codecs.js";
 import { quote, unquoteWithFallback } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
-import { isWithin } from "../server/paths.js";
+import { isWithin } from "./symlinks.js";
 import { RequestBodyError } from "../server/request_body.js";
 import type { FormPart } from "../server/forms.js";
 import type { SimpleHTTPRequestHandler } from "../server/simple_handler.js";

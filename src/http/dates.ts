@@ -210,3 +210,38 @@ export function parsedate_to_datetime(value: string): ParsedDateTime | null {
   const timestamp = date.getTime() / 1000 - (tzoffset ?? 0);
   return { ...parsed, timestamp, isUTC: tzoffset === 0 };
 }
+
+// Python's `If-Modified-Since` rule (`SimpleHTTPRequestHandler.send_head`); the other
+// preconditions, which Python ignores, are in features/conditional.ts.
+
+/** What `notModifiedSince` reads of the request's headers (an `HTTPMessage`). */
+export interface HeaderLookup {
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+}
+
+/**
+ * A date from a conditional header, in whole seconds since the epoch, parsed as Python parses
+ * `If-Modified-Since`: `email.utils`' formats, and only a UTC or zone-less date counts (any other
+ * offset, or no date at all, gives null: the header is ignored).
+ */
+export function conditionalDate(value: string): number | null {
+  const date = parsedate_to_datetime(value);
+  return date && (date.isUTC || date.tzoffset === null) ? date.timestamp : null;
+}
+
+/** A file's modification time as `Last-Modified` states it: whole seconds. */
+export function lastModifiedSeconds(mtimeMs: number): number {
+  return Math.floor(mtimeMs / 1000);
+}
+
+/**
+ * Python's `If-Modified-Since` rule: true (send 304) when the header is present, `If-None-Match`
+ * is absent, the date parses as UTC or zone-less, and the file is not newer than it.
+ */
+export function notModifiedSince(headers: HeaderLookup, mtimeMs: number): boolean {
+  const value = headers.get("If-Modified-Since");
+  if (value === undefined || headers.has("If-None-Match")) return false;
+  const since = conditionalDate(value);
+  return since !== null && lastModifiedSeconds(mtimeMs) <= since;
+}

@@ -3,7 +3,15 @@
  * `SimpleHTTPRequestHandler` needs (`read`, `close`), over a file descriptor or bytes in memory.
  */
 import { open, type FileHandle } from "node:fs/promises";
-import type { Stats } from "node:fs";
+import { constants, type Stats } from "node:fs";
+
+/**
+ * `open()` flags for a file about to be served: read-only and non-blocking. Opening a FIFO for
+ * reading otherwise waits for a writer, holding one of libuv's four file-system threads until
+ * one comes (a few such requests stall every file read of the process); with `O_NONBLOCK` it
+ * returns at once, and the `fstat` that follows turns it away. Regular files ignore the flag.
+ */
+export const OPEN_TO_SERVE = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /**
  * What `send_head()` returns and `copyfile()` reads: `read(n)` resolves to at most `n` bytes
@@ -12,6 +20,11 @@ import type { Stats } from "node:fs";
 export interface FileLike {
   read(n?: number): Promise<Buffer>;
   close(): void | Promise<void>;
+  /**
+   * Optional, as Python's raw files have it: reads up to `b.length` bytes into `b`, resolving to
+   * how many (0 at the end). With it, `copyfile()` reads into buffers it reuses.
+   */
+  readinto?(b: Uint8Array): Promise<number>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -23,8 +36,31 @@ export class FileIO implements FileLike {
   private constructor(readonly handle: FileHandle) {}
 
   /** Opens `path` (a string or the raw bytes of a file name) for reading. */
-  static async open(path: string | Buffer): Promise<FileIO> {
-    return new FileIO(await open(path, "r"));
+  static async open(path: string | Buffer, flags: string | number = "r"): Promise<FileIO> {
+    return new FileIO(await open(path, flags));
+  }
+
+  /**
+   * Opens `path` for serving if it is a regular file (following links), with its `fstat`; null
+   * when it is missing, unreadable, or anything else: a directory, a FIFO, a socket, a device.
+   * The type is checked on the open descriptor, so a file swapped for a FIFO after an earlier
+   * `stat` is still turned away, and the open itself never waits (`OPEN_TO_SERVE`).
+   */
+  static async openRegular(path: string | Buffer): Promise<{ file: FileIO; stats: Stats } | null> {
+    let file: FileIO;
+    try {
+      file = await FileIO.open(path, OPEN_TO_SERVE);
+    } catch {
+      return null;
+    }
+    try {
+      const stats = await file.fstat();
+      if (stats.isFile()) return { file, stats };
+    } catch {
+      // unreadable: as if absent
+    }
+    await file.close();
+    return null;
   }
 
   /** `os.fstat(f.fileno())`. */

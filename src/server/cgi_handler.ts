@@ -17,7 +17,7 @@ import { StringDecoder } from "node:string_decoder";
 import { receiveFiles } from "../features/upload.js";
 import { SimpleHTTPRequestHandler } from "./simple_handler.js";
 import { Deadline, Termination, describe, spawnScript, writable } from "./cgi_process.js";
-import { unquote } from "../py/urllib.js";
+import { quote, unquote } from "../py/urllib.js";
 import { fsencode } from "../py/codecs.js";
 import { pyRepr } from "../py/format.js";
 import { splitWhitespace } from "../py/text.js";
@@ -197,10 +197,15 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
    * sets `cgi_info` to `[directory, rest]`. `/cgi-bin/x` is CGI, `/cgi-bin` is not (it is
    * redirected to `/cgi-bin/` like any directory).
    *
+   * `cgi_info` is decoded once, and `run_cgi()` finds the script from it without decoding it
+   * again, so what is judged here is what runs (Python decodes twice: `%252e%252e` passes this
+   * check as a name and becomes `..` when the script is looked up). A raw `#` before the query
+   * ends the path here, as it does for `translate_path`, so both read the same path.
+   *
    * @throws IndexError for a path above the root (see `_url_collapse_path`).
    */
   is_cgi(): boolean {
-    const collapsed = _url_collapse_path(this.path);
+    const collapsed = _url_collapse_path(withoutFragment(this.path));
     let sep = collapsed.indexOf("/", 1);
     while (sep > 0 && !this.cgi_directories.includes(collapsed.slice(0, sep))) {
       sep = collapsed.indexOf("/", sep + 1);
@@ -234,7 +239,7 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
     let sep = path.indexOf("/", dir.length + 1);
     while (sep >= 0) {
       const nextdir = path.slice(0, sep);
-      if (!(await isDirectory(this.translate_path(nextdir)))) break;
+      if (!(await isDirectory(this.translateDecoded(nextdir)))) break;
       dir = nextdir;
       rest = path.slice(sep + 1);
       sep = path.indexOf("/", dir.length + 1);
@@ -248,7 +253,7 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
     rest = slash < 0 ? "" : rest.slice(slash);
 
     const scriptname = dir + "/" + script;
-    const scriptfile = this.translate_path(scriptname);
+    const scriptfile = this.translateDecoded(scriptname);
     const info = await statOrNull(scriptfile);
     if (!info) return this.send_error(404, `No such CGI script (${pyRepr(scriptname)})`);
     if (!info.isFile()) return this.send_error(403, `CGI script is not a plain file (${pyRepr(scriptname)})`);
@@ -276,6 +281,15 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
       this.log_message("command: %s", [command, ...args].map(quoteArgument).join(" "));
     }
     await this.runScript(command, args, script, env);
+  }
+
+  /**
+   * `translate_path()` of a path `is_cgi()` has already decoded: quoted first, so that its one
+   * decoding gives the same name back (`%2e%2e` stays a name, `%3F` and `%23` stay in it). A
+   * subclass's `translate_path` still decides where names lead.
+   */
+  private translateDecoded(decoded: string): string {
+    return this.translate_path(quote(decoded, { errors: "surrogatepass" }));
   }
 
   /** The script's environment: the server's own, plus the CGI/1.1 variables for this request. */
@@ -449,6 +463,19 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
     pending += decoder.end();
     if (pending) emit(pending);
   }
+}
+
+/**
+ * `path` without a raw fragment: `translate_path` drops everything from the first `#`, so
+ * `is_cgi()` must not judge what follows it either (`/cgi-bin/x.sh#/../..` is `x.sh` to both; to
+ * Python's `is_cgi()` it is `/`, and the script's source is served). A `#` inside the query stays
+ * in `QUERY_STRING`, as in Python.
+ */
+function withoutFragment(path: string): string {
+  const hash = path.indexOf("#");
+  if (hash < 0) return path;
+  const mark = path.indexOf("?");
+  return mark >= 0 && mark < hash ? path : path.slice(0, hash);
 }
 
 /** `Content-Length` as a byte count; absent, negative or malformed means no body. */

@@ -7,6 +7,7 @@
  * takes microseconds, while a round trip through libuv's thread pool and a promise takes tens.
  */
 import { closeSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { OPEN_TO_SERVE } from "../py/io.js";
 
 export interface CachedFile {
   stats: Stats;
@@ -50,10 +51,11 @@ export class SmallFileCache {
   /**
    * Opens, fstats and reads a file of at most `maxFileSize` bytes, and caches it under `path`
    * (`name` is what to open, when the path needs encoding). Throws what `open` throws (the caller
-   * answers 404); returns null when the file is too large to keep.
+   * answers 404); returns null when the file is too large to keep or not a regular file.
    */
   read(path: string, name: string | Buffer = path): CachedFile | null {
-    const fd = openSync(name, "r");
+    // Non-blocking: a FIFO put in the file's place since the caller's stat must not hang the process.
+    const fd = openSync(name, OPEN_TO_SERVE);
     try {
       const stats = fstatSync(fd);
       if (!stats.isFile() || stats.size > this.maxFileSize) return null;

@@ -5,7 +5,7 @@
  * client that connects and stays silent holds only its own connection (and is dropped after
  * `handshake_timeout` seconds); a failed handshake — a plain-HTTP request on the TLS port, say —
  * is logged as one line and costs nothing else. Connections enter the accept queue only once they
- * are secure, so every handler works unchanged over TLS.
+ * are secure, so every handler works unchanged over TLS. TLS renegotiation is refused.
  */
 import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
@@ -67,6 +67,9 @@ function handshakeFailure(error: NodeJS.ErrnoException): string {
   if (error.code === "ECONNRESET") return "connection reset by the client";
   return error.message;
 }
+
+/** What Node reports for a renegotiation attempt: refused, or past `tls.CLIENT_RENEG_LIMIT`. */
+const RENEGOTIATION_ERRORS = new Set(["ERR_TLS_RENEGOTIATION_DISABLED", "ERR_TLS_SESSION_ATTACK"]);
 
 export class HTTPSServer extends HTTPServer {
   /** Seconds a client may take to complete the TLS handshake. */
@@ -146,10 +149,38 @@ export class HTTPSServer extends HTTPServer {
       this._handshaking.delete(socket);
       socket.off("error", onError);
       socket.on("error", () => {});
+      this.refuseRenegotiation(socket, client_address);
       socket.pause();
       this._enqueue(socket, client_address);
     });
     raw.resume();
+  }
+
+  /**
+   * Refuses TLS renegotiation (TLS 1.2 and older; TLS 1.3 has none): the first attempt closes the
+   * connection, with one log line. A client may otherwise renegotiate without end on one
+   * connection, each handshake costing the server its public-key work; Node's own `tls.Server`
+   * allows 3 per 10 minutes (`tls.CLIENT_RENEG_LIMIT`), and an HTTP server needs none.
+   *
+   * Node reports the attempt when the new handshake starts (`disableRenegotiation()`), but only as
+   * the socket's internal `_tlsError` event (its public `error` needs a `tls.Server` to have
+   * released the socket); other TLS errors there end the connection too, without a line. A
+   * renegotiation that completes all the same emits `secure` again: refused then.
+   */
+  private refuseRenegotiation(socket: TLSSocket, client_address: Address): void {
+    let refused = false;
+    const refuse = () => {
+      if (refused) return;
+      refused = true;
+      this.log_tls_error(client_address, "TLS renegotiation refused: connection closed");
+      socket.destroy();
+    };
+    socket.disableRenegotiation();
+    socket.on("_tlsError", (error: NodeJS.ErrnoException) => {
+      if (RENEGOTIATION_ERRORS.has(error.code ?? "")) refuse();
+      else socket.destroy();
+    });
+    socket.on("secure", refuse);
   }
 
   override async server_close(): Promise<void> {

@@ -21,12 +21,12 @@
  * Additions (docs/FEATURES.md), which change no byte unless the request or an option asks:
  * ranges and preconditions on files (`Range`, `If-Range`, `If-Match`, `If-Unmodified-Since`),
  * and the options `etag`, `cors`, `extra_headers`, `cache_control`, `compress`, `precompressed`
- * and `spa`; `upload` and `auth` (features/upload.ts, features/auth.ts) hook in at the
- * constructor (`do_PUT`, `do_POST`), `parse_request`, `handle_expect_100` and `list_directory`. Their logic is in file_response.ts, ranges.ts, conditional.ts, encoding.ts and
- * features.ts; this class only calls it.
+ * and `spa`; `listing`, `charset` and `dotfiles`; `upload` and `auth`, which hook in at the
+ * constructor (`do_PUT`, `do_POST`), `parse_request`, `handle_expect_100` and `list_directory`.
+ * Their logic is in src/features/ (one module each); this class only calls it. How files are copied (copy_chunks.ts), paths translated
+ * (translate_path.ts) and directories read (listdir.ts) are in files of their own.
  */
 import type { Socket } from "node:net";
-import { lstatSync, opendirSync, readdirSync, statSync, type Dirent } from "node:fs";
 import type { Stats } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { BaseHTTPRequestHandler, __version__ } from "./base_handler.js";
@@ -34,15 +34,17 @@ import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { guess_file_type } from "../http/mime.js";
 import { BytesIO, FileIO, type FileLike } from "../py/io.js";
-import { encodeListing, encodeUtf8, fsdecode, fsencode, fsPath } from "../py/codecs.js";
-import { quote, unquoteWithFallback, urlsplit, urlunsplit } from "../py/urllib.js";
+import { encodeListing, fsPath } from "../py/codecs.js";
+import { quote, unquoteWithFallback, urlsplit, urlunsplit, type SplitResult } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
-import { hasSurrogate, htmlEscape } from "../py/text.js";
+import { htmlEscape } from "../py/text.js";
 import { pyRepr } from "../py/format.js";
-import { notModifiedSince } from "./conditional.js";
-import { needsFileFeatures, sendFileHead } from "./file_response.js";
-import { ALLOW_ORIGIN, checkHeaderList, isPreflight, preflightHeaders, spaFallback, type HeaderField } from "./features.js";
-import { resolvesOutside } from "./paths.js";
+import { notModifiedSince } from "../http/dates.js";
+import { needsFileFeatures, sendFileHead } from "../features/file_response.js";
+import { checkHeaderList, type HeaderField } from "../features/headers.js";
+import { ALLOW_ORIGIN, isPreflight, preflightHeaders } from "../features/cors.js";
+import { spaFallback } from "../features/spa.js";
+import { resolvesOutside } from "../features/symlinks.js";
 import { SmallFileCache } from "./file_cache.js";
 import { WRITTEN } from "../socketserver/writer.js";
 import { checkCharset, withCharset } from "../features/charset.js";
@@ -52,131 +54,17 @@ import { DEFAULT_UPLOAD_MAX, addUploadMethods, precheckUpload } from "../feature
 import { UPLOAD_FOOTER } from "../features/upload_page.js";
 import { isUploadTemp } from "../features/atomic_write.js";
 import { checkAccess, checkCredentials, type AuthScope } from "../features/auth.js";
+import { copyInChunks, type Writable } from "./copy_chunks.js";
+import { translatePath } from "./translate_path.js";
+import { listSorted, statOrNull, type ListingEntry } from "./listdir.js";
 
 export type { FileLike } from "../py/io.js";
 export { BytesIO, FileIO } from "../py/io.js";
+export { COPY_BUFSIZE, MAX_COPY_CHUNK, pooledChunkBytes, type Writable } from "./copy_chunks.js";
+export { translatePath, type PathFlavour } from "./translate_path.js";
+export type { ListingEntry } from "./listdir.js";
 
-/** Bytes read from a file per write to the client (`shutil.COPY_BUFSIZE` on Linux). */
-export const COPY_BUFSIZE = 64 * 1024;
-
-/** The largest chunk `copyfile()` reads at once, for a client that keeps up. */
-export const MAX_COPY_CHUNK = 512 * 1024;
-
-/** Where `copyfile()` writes: `wfile`, or anything with an awaitable `write`. */
-export interface Writable {
-  write(data: Buffer): void | Promise<void>;
-  /** True while written data waits for the peer (`wfile` has it): then chunks stay small. */
-  readonly needsDrain?: boolean;
-  /**
-   * Bytes written and not yet handed to the kernel (`wfile` has it). At 0 after a write, the
-   * chunk just written is free again, and `copyfile()` reuses it for a later read.
-   */
-  readonly writableLength?: number;
-}
-
-/**
- * Bytes in chunks larger than `COPY_BUFSIZE` that copies have read and their sockets not yet
- * taken, across all connections. A client that stops reading keeps its last chunk, so the large
- * ones share a budget: past it, copies go on in `COPY_BUFSIZE` chunks.
- */
-let largeChunkBytes = 0;
-const LARGE_CHUNK_BUDGET = 8 * 1024 * 1024;
-
-/**
- * Chunk buffers the socket has finished with (every byte handed to the kernel), by size, for the
- * next reads of any copy, so a steady stream of large files allocates no new buffers. A fresh
- * 64–512 KiB buffer per chunk counts as external memory for V8, and each 64 MiB of it starts a
- * full garbage collection: up to 25 a second while 50 clients fetch 1 MiB files. The pool keeps
- * at most `FREE_CHUNK_LIMIT` bytes (16 MiB: with 8 MiB, 50 such clients missed a quarter of their
- * takes; with 16, one in 200), and empties once no copy has taken a chunk for `TRIM_AFTER_MS`.
- */
-const freeChunks = new Map<number, Buffer[]>();
-let freeChunkBytes = 0;
-let chunksTaken = 0;
-let trimTimer: NodeJS.Timeout | null = null;
-const FREE_CHUNK_LIMIT = 16 * 1024 * 1024;
-const TRIM_AFTER_MS = 5000;
-
-function takeChunk(size: number): Buffer {
-  chunksTaken++;
-  const buffer = freeChunks.get(size)?.pop();
-  if (buffer === undefined) return Buffer.allocUnsafeSlow(size);
-  freeChunkBytes -= size;
-  return buffer;
-}
-
-function giveBackChunk(buffer: Buffer): void {
-  if (freeChunkBytes + buffer.length > FREE_CHUNK_LIMIT) return;
-  const list = freeChunks.get(buffer.length);
-  if (list) list.push(buffer);
-  else freeChunks.set(buffer.length, [buffer]);
-  freeChunkBytes += buffer.length;
-  trimWhenIdle();
-}
-
-/** Empties the pool once a whole `TRIM_AFTER_MS` passes without a take (checked by one timer). */
-function trimWhenIdle(): void {
-  if (trimTimer) return;
-  let seen = chunksTaken;
-  trimTimer = setInterval(() => {
-    if (chunksTaken !== seen) {
-      seen = chunksTaken;
-      return;
-    }
-    freeChunks.clear();
-    freeChunkBytes = 0;
-    clearInterval(trimTimer!);
-    trimTimer = null;
-  }, TRIM_AFTER_MS);
-  trimTimer.unref();
-}
-
-/** Bytes of chunk buffers kept for reuse (for tests). */
-export function pooledChunkBytes(): number {
-  return freeChunkBytes;
-}
-
-/** `size` if it is a large chunk the budget allows (and counts it), else 0. */
-function borrowLargeChunk(size: number): number {
-  if (size <= COPY_BUFSIZE || largeChunkBytes + size > LARGE_CHUNK_BUDGET) return 0;
-  largeChunkBytes += size;
-  return size;
-}
-
-/**
- * One chunk of a file on disk, read into a pooled buffer that goes back to the pool once the
- * socket has handed all of it to the kernel (never while the socket may still read it). False
- * at the end of the file.
- */
-async function copyChunk(source: FileIO, outputfile: Writable, size: number): Promise<boolean> {
-  const buffer = takeChunk(size);
-  const n = await source.readinto(buffer);
-  if (n === 0) {
-    giveBackChunk(buffer);
-    return false;
-  }
-  await outputfile.write(n === size ? buffer : buffer.subarray(0, n));
-  if (outputfile.writableLength === 0) giveBackChunk(buffer);
-  return true;
-}
-
-/** One chunk of any other `FileLike`. False at its end. */
-async function readAndWrite(source: FileLike, outputfile: Writable, size: number): Promise<boolean> {
-  const chunk = await source.read(size);
-  if (chunk.length === 0) return false;
-  await outputfile.write(chunk);
-  return true;
-}
-
-/**
- * Each file read costs a trip through libuv's thread pool, so a client that keeps up gets larger
- * chunks (doubling up to `MAX_COPY_CHUNK`); one that makes us wait for a drain goes back to
- * `COPY_BUFSIZE`, so a stalled client holds at most one small chunk.
- */
-function nextChunkSize(size: number, outputfile: Writable): number {
-  if (outputfile.needsDrain !== false) return COPY_BUFSIZE;
-  return Math.min(size * 2, MAX_COPY_CHUNK);
-}
+type Entry = ListingEntry;
 
 export interface SimpleHTTPRequestHandlerOptions {
   /**
@@ -187,161 +75,37 @@ export interface SimpleHTTPRequestHandlerOptions {
   directory?: string | URL | null;
 }
 
-/** The path functions `translatePath` needs from the platform (`os.path`). */
-export interface PathFlavour {
-  dirname(path: string): string;
-  join(a: string, b: string): string;
-}
-
 /**
- * `translate_path`'s rule, with the platform's path functions as a parameter (Python's tests swap
- * in `ntpath` to check Windows drive letters):
- * 1. drop the fragment, then the query;
- * 2. percent-decode as UTF-8, keeping encoded surrogates (`surrogatepass`) or, if the bytes are
- *    not UTF-8 at all, replacing them with U+FFFD;
- * 3. note a trailing slash — after decoding, so `%2f` counts;
- * 4. normalise lexically (`..` never climbs above `/`);
- * 5. join the remaining words onto `directory`, skipping `.`, `..` and any word with a directory
- *    part of its own (on Windows, `c:` or `\`);
- * 6. restore the trailing slash.
+ * The `Location` that adds a directory's trailing slash: Python's (`urlunsplit` of the request's
+ * parts with `/` added to the path), except where a browser would follow Python's to another
+ * host (issue 11, item 9; docs/DIFFERENCES.md):
+ * - a backslash is sent as `%5C`: browsers read `\` as `/`, so `/\evil.example/` would be
+ *   `//evil.example/`, a scheme-relative URL (`%5C` names the same directory here);
+ * - a path without a host is never sent after a scheme (`http:/evil.example/..`, where
+ *   `urlunsplit` makes `http:///evil.example/../`, which browsers read as that host), nor after
+ *   a host the client did not name with a scheme (`\x01//evil.example/..`: `urlsplit` strips the
+ *   control character, as browsers do, and finds a host), nor with two leading slashes.
+ * An absolute URL (`http://host/dir`) keeps its scheme and host: it names where the client asked
+ * to go.
  */
-export function translatePath(path: string, directory: string, flavour: PathFlavour = posixpath): string {
-  if (flavour !== posixpath || path.length > MEMO_MAX_PATH) return translateUncached(path, directory, flavour);
-  let memo = translated.get(directory);
-  if (memo === undefined) {
-    if (translated.size >= MEMO_DIRECTORIES) translated.clear();
-    translated.set(directory, (memo = new Map()));
-  }
-  let result = memo.get(path);
-  if (result === undefined) {
-    if (memo.size >= MEMO_ENTRIES) memo.clear();
-    result = translateUncached(path, directory, flavour);
-    memo.set(path, result);
-  }
-  return result;
+function directoryLocation(parts: SplitResult): string {
+  const path = parts.path.replace(BACKSLASH, "%5C") + "/";
+  if (parts.scheme && parts.netloc) return urlunsplit({ ...parts, path });
+  if (!parts.scheme && !parts.netloc && !path.startsWith("//")) return urlunsplit({ ...parts, path });
+  const local = "/" + path.replace(LEADING_SLASHES, "");
+  return urlunsplit({ scheme: "", netloc: "", path: local, query: parts.query, fragment: parts.fragment });
 }
 
-/**
- * `translatePath` is a pure function of its arguments, and a server sees the same few paths over
- * and over: results are remembered per directory, for short paths only, and all forgotten past
- * `MEMO_ENTRIES` (so a client requesting ever new paths costs a bounded few hundred KiB).
- */
-const translated = new Map<string, Map<string, string>>();
-const MEMO_ENTRIES = 1024;
-const MEMO_DIRECTORIES = 16;
-const MEMO_MAX_PATH = 256;
-
-function translateUncached(path: string, directory: string, flavour: PathFlavour): string {
-  path = path.split("#", 1)[0]!.split("?", 1)[0]!;
-  path = unquoteWithFallback(path);
-  const trailingSlash = path.endsWith("/");
-  path = posixpath.normpath(path);
-  let result = directory;
-  for (const word of path.split("/")) {
-    if (!word || word === posixpath.curdir || word === posixpath.pardir || flavour.dirname(word)) continue;
-    result = flavour.join(result, word);
-  }
-  return trailingSlash ? result + "/" : result;
-}
+const BACKSLASH = /\\/g;
+const LEADING_SLASHES = /^\/+/;
 
 /** `os.fspath(directory)` for the forms accepted here. */
 function fspath(directory: string | URL): string {
   return directory instanceof URL ? fileURLToPath(directory) : directory;
 }
 
-/**
- * `os.stat(path)` (following links), or null where Python's `os.path.is*` would say False.
- * Synchronous on purpose: a stat of a cached inode takes a microsecond or two, a trip through
- * libuv's thread pool and a promise ten times that (docs/ARCHITECTURE.md, "Performance").
- */
-function statOrNull(path: string, follow = true): Stats | null {
-  try {
-    const name = fsPath(path);
-    return (follow ? statSync(name, NO_THROW) : lstatSync(name, NO_THROW)) ?? null;
-  } catch {
-    return null; // ENOTDIR, EACCES, ELOOP, a NUL in the name …
-  }
-}
-
-const NO_THROW = { throwIfNoEntry: false } as const;
-
 /** Small files served from memory, each checked against the request's own stat. */
 const smallFiles = new SmallFileCache();
-
-/** One directory entry as `list_directory` needs it (and hands to the rich listing). */
-export interface ListingEntry {
-  name: string;
-  /** `name.lower()`, the sort key. */
-  key: string;
-  isDir: boolean;
-  isLink: boolean;
-}
-type Entry = ListingEntry;
-
-/**
- * `os.listdir(path)` sorted as Python's listing sorts it (`sort(key=str.lower)`, stable), with
- * `isdir`/`islink` taken from the entry type where the file system gives it.
- *
- * Synchronous, as Python's `os.listdir` (docs/ARCHITECTURE.md, "Performance"). Names are read as
- * strings (a Buffer per name costs more than the system calls); a name that is not UTF-8 shows as
- * U+FFFD, and then the directory is read again as bytes, to decode it as Python does.
- *
- * The order names come in only matters for names equal once lower-cased (`A` and `a`): Python
- * keeps the file system's order for those. `readdirSync` (libuv) returns names sorted by bytes,
- * which is nearly the final order and sorts fastest; only when such a tie exists is the
- * directory read again, in the file system's order.
- */
-function listSorted(path: string): Entry[] {
-  const dirents = readdirSync(fsPath(path), { withFileTypes: true });
-  if (dirents.some((dirent) => dirent.name.includes("\ufffd"))) return sortByLower(readInDiskOrder(path));
-  const sorted = sortByLower(dirents.map((dirent) => entry(path, dirent, dirent.name)));
-  return hasTies(sorted) ? sortByLower(readInDiskOrder(path)) : sorted;
-}
-
-/** The entries in the order the file system returns them (`opendir`; no sorting). */
-function readInDiskOrder(path: string): Entry[] {
-  const dir = opendirSync(fsencode(path), { encoding: "buffer" as BufferEncoding });
-  const entries: Entry[] = [];
-  try {
-    for (let dirent = dir.readSync(); dirent !== null; dirent = dir.readSync()) {
-      entries.push(entry(path, dirent, fsdecode(dirent.name as unknown as Buffer)));
-    }
-  } finally {
-    dir.closeSync();
-  }
-  return entries;
-}
-
-/** Whether two neighbours of a sorted listing have the same sort key. */
-function hasTies(sorted: Entry[]): boolean {
-  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.key === sorted[i - 1]!.key) return true;
-  return false;
-}
-
-/** One entry's name, and whether it is (or links to) a directory and whether it is a link. */
-function entry(path: string, dirent: Dirent, name: string): Entry {
-  let isDir = dirent.isDirectory();
-  let isLink = dirent.isSymbolicLink();
-  const known = isDir || isLink || dirent.isFile() || dirent.isFIFO() || dirent.isSocket() ||
-    dirent.isBlockDevice() || dirent.isCharacterDevice();
-  const fullname = posixpath.join(path, name);
-  if (!known) isLink = statOrNull(fullname, false)?.isSymbolicLink() ?? false;
-  if (isLink || !known) isDir = statOrNull(fullname)?.isDirectory() ?? false;
-  return { name, key: name.toLowerCase(), isDir, isLink };
-}
-
-/**
- * Python's `sort(key=str.lower)`: stable, by the lower-cased name compared code point by code
- * point. UTF-8 (with surrogates encoded as three bytes) orders bytes as code points order.
- */
-function sortByLower(entries: Entry[]): Entry[] {
-  if (entries.some(({ key }) => hasSurrogate(key))) {
-    const bytes = new Map(entries.map(({ key }) => [key, encodeUtf8(key, "surrogatepass")]));
-    return entries.sort((a, b) => Buffer.compare(bytes.get(a.key)!, bytes.get(b.key)!));
-  }
-  // Without surrogates, UTF-16 order is code point order: plain comparison, no encoding.
-  return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
 
 /** A file `send_head` has opened: its fstat, and its content as a `FileLike` once wanted. */
 interface OpenedFile {
@@ -418,7 +182,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   static directory: string | URL | null = null;
   /**
    * Follow symbolic links wherever they point, as Python does. `false` answers 404 for any path
-   * whose real path lies outside the real path of `directory` (see paths.ts).
+   * whose real path lies outside the real path of `directory` (see features/symlinks.ts).
    * @default true
    */
   static follow_symlinks = true;
@@ -623,10 +387,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       for (const [name, value] of this.deferredHeaders) this.send_header(name, value);
       this.deferredHeaders = [];
     }
-    if (this.responseCode >= 200) {
-      if (this.cors) this.send_header(...ALLOW_ORIGIN);
-      for (const [name, value] of this.extra_headers) this.send_header(name, value);
-    }
+    if (this.responseCode >= 200) this.send_added_headers();
     return super.end_headers();
   }
 
@@ -639,14 +400,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   async send_head(): Promise<FileLike | null> {
     let path = this.translate_path(this.path);
-    if (!this.dotfiles && (await this.refusedDotfile())) return null;
-    if (!this.follow_symlinks && (await this.refusedOutside(path))) return null;
+    const refused = this.refuse_path(path, true);
+    if (refused !== false && (await refused)) return null;
     let stats = statOrNull(path);
     if (stats?.isDirectory()) {
       const parts = urlsplit(this.path);
       if (!(parts.path.endsWith("/") || parts.path.endsWith("%2f") || parts.path.endsWith("%2F"))) {
         this.send_response(301);
-        this.send_header("Location", urlunsplit({ ...parts, path: parts.path + "/" }));
+        this.send_header("Location", directoryLocation(parts));
         this.send_header("Content-Length", "0");
         await this.end_headers();
         return null;
@@ -663,8 +424,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       }
       if (index === null) return this.list_directory(path);
       path = index;
-    } else if (stats === null && this.spa !== null) {
-      const fallback = spaFallback(path, this.directory, this.spa);
+    } else if (stats === null) {
+      const fallback = this.fallback_path(path);
       if (fallback !== null) {
         path = fallback;
         stats = statOrNull(path);
@@ -677,7 +438,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       return null;
     }
     // An index page or the SPA file may itself be a link out of the directory.
-    if (!this.follow_symlinks && (await this.refusedOutside(path))) return null;
+    const refusedFile = this.refuse_path(path, false);
+    if (refusedFile !== false && (await refusedFile)) return null;
     // Ranges, the preconditions Python ignores, and the file options: see file_response.ts.
     const features = needsFileFeatures(this);
     const opened = this.openFile(path, stats, !features);
@@ -711,12 +473,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   /**
-   * Python's `open(path, 'rb')` + `fstat`: a small regular file comes from memory (validated by
-   * the stat just taken), anything else is opened. Null where `open` would fail.
+   * Python's `open(path, 'rb')` + `fstat`, for regular files only: a small one comes from memory
+   * (validated by the stat just taken), a larger one is opened. Null where `open` would fail, and
+   * for anything but a regular file — a FIFO, a socket or a device — which Python would open (and
+   * wait on a FIFO's writer forever, or stream a device without end): those get 404 here.
    */
   private openFile(path: string, stats: Stats | null, fromMemory: boolean): OpenedFile | null | Promise<OpenedFile | null> {
-    if (stats === null) return null;
-    if (fromMemory && stats.isFile() && stats.size <= smallFiles.maxFileSize) {
+    if (stats === null || !stats.isFile()) return null;
+    if (fromMemory && stats.size <= smallFiles.maxFileSize) {
       try {
         const cached = smallFiles.get(path, stats) ?? smallFiles.read(path, fsPath(path));
         if (cached) return new MemoryFile(cached.stats, cached.data);
@@ -728,26 +492,47 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   private async openOnDisk(path: string): Promise<OpenedFile | null> {
-    try {
-      const file = await FileIO.open(fsPath(path));
-      return new DiskFile(await file.fstat(), file);
-    } catch {
-      return null;
-    }
+    const opened = await FileIO.openRegular(fsPath(path));
+    return opened && new DiskFile(opened.stats, opened.file);
   }
 
-  /** With `dotfiles` off: true, having sent 404, when the request's path names a dotfile. */
-  private async refusedDotfile(): Promise<boolean> {
-    if (!isHiddenPath(this.path)) return false;
+  // Hooks through which the additions (src/features/) take part in `send_head` and
+  // `end_headers`. Each does nothing, at no cost, while its options are off.
+
+  /**
+   * Refuses a path the options hide: with `dotfiles` off, a request path naming a dotfile
+   * (`forRequest`: checked once per request, on the path as the client sent it); with
+   * `follow_symlinks` off, a file that resolves outside `directory` (the translated `path`, and
+   * again for the index page or SPA file chosen). True, having sent `404 File not found`, when
+   * refused; false (not a Promise) when no option applies.
+   */
+  refuse_path(path: string, forRequest: boolean): boolean | Promise<boolean> {
+    const hidden = forRequest && !this.dotfiles && isHiddenPath(this.path);
+    if (!hidden && this.follow_symlinks) return false;
+    return this.refuseWith404(hidden || resolvesOutside(path, this.directory));
+  }
+
+  private async refuseWith404(refused: boolean | Promise<boolean>): Promise<boolean> {
+    if (!(await refused)) return false;
     await this.send_error(404, "File not found");
     return true;
   }
 
-  /** With `follow_symlinks` off: true, having sent 404, when `path` resolves outside `directory`. */
-  private async refusedOutside(path: string): Promise<boolean> {
-    if (!(await resolvesOutside(path, this.directory))) return false;
-    await this.send_error(404, "File not found");
-    return true;
+  /**
+   * The file to serve for a `path` that does not exist, or null for Python's 404: with `spa`, the
+   * SPA file for a path without an extension (features/spa.ts).
+   */
+  fallback_path(path: string): string | null {
+    return this.spa === null ? null : spaFallback(path, this.directory, this.spa);
+  }
+
+  /**
+   * Headers every final response gets (files, listings, redirects, 304s, errors), after its own:
+   * `Access-Control-Allow-Origin` with `cors`, then `extra_headers`.
+   */
+  send_added_headers(): void {
+    if (this.cors) this.send_header(...ALLOW_ORIGIN);
+    for (const [name, value] of this.extra_headers) this.send_header(name, value);
   }
 
   /**
@@ -819,18 +604,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       if (written && written !== WRITTEN) await written;
       return;
     }
-    let size = COPY_BUFSIZE;
-    for (;;) {
-      const large = borrowLargeChunk(size);
-      const want = large || COPY_BUFSIZE;
-      try {
-        const more = source instanceof FileIO ? await copyChunk(source, outputfile, want) : await readAndWrite(source, outputfile, want);
-        if (!more) return;
-      } finally {
-        largeChunkBytes -= large;
-      }
-      size = nextChunkSize(want, outputfile);
-    }
+    await copyInChunks(source, outputfile);
   }
 
   /**

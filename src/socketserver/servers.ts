@@ -75,6 +75,8 @@ export abstract class BaseServer<A = Address> {
   readonly _sweeper = new DeadlineSweeper();
   /** Called when the last connection and handler are gone (`graceful_close()` waits on it). */
   _onIdle: (() => void) | null = null;
+  /** Handlers that gave their slot back (`release_slot()`): not counted against the limits. */
+  readonly _released = new Set<BaseRequestHandler<any>>();
 
   /** `server_address` is checked (and copied) by the subclass that knows its shape. */
   constructor(server_address: NoInfer<A>, RequestHandlerClass: RequestHandlerClass) {
@@ -175,6 +177,7 @@ export abstract class BaseServer<A = Address> {
       await handler.run();
     } finally {
       this._handlers.delete(handler);
+      this._released.delete(handler);
       // A connection waiting for a free slot may start now.
       if (this._canHandle()) this._wake(true);
       this._checkIdle();
@@ -188,7 +191,20 @@ export abstract class BaseServer<A = Address> {
 
   /** True when a queued connection is there and a handling slot is free. */
   _canHandle(): boolean {
-    return this._pending.length > 0 && this._handlers.size < this._connectionLimits().handled;
+    return this._pending.length > 0 && this._handlers.size - this._released.size < this._connectionLimits().handled;
+  }
+
+  /**
+   * Stops counting `handler`'s connection against `max_connections` and the accept queue's room,
+   * and lets a waiting connection take its slot. For a connection that stays open long after its
+   * request and is held to a cap of its own (live reload's event streams, see
+   * `server/livereload.ts`), so that such connections never keep normal requests waiting. Not
+   * Python; a serial `TCPServer` still handles nothing else while the handler runs.
+   */
+  release_slot(handler: BaseRequestHandler<any>): void {
+    if (!this._handlers.has(handler) || this._released.has(handler)) return;
+    this._released.add(handler);
+    if (this._canHandle()) this._wake(true);
   }
 
   /** Ends the connection after what was written has been sent. */
@@ -443,7 +459,7 @@ export class TCPServer<A = Address> extends BaseServer<A> {
    */
   private admit(socket: Socket): void {
     socket.on("error", ignore);
-    if (this._closed || this._acceptGuard?.shedding() || this._connections.size >= this._connectionLimits().open) {
+    if (this._closed || this._acceptGuard?.shedding() || this._connections.size - this._released.size >= this._connectionLimits().open) {
       this.refuse(socket);
       return;
     }

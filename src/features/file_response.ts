@@ -1,8 +1,10 @@
 /**
  * The head of a file response when a request or the handler's options ask for more than Python
  * does: preconditions and ETags (conditional.ts), ranges (ranges.ts), content codings
- * (encoding.ts) and `Cache-Control`. `send_head` calls `sendFileHead` only then; every other file
- * response is Python's own.
+ * (compression.ts) and `Cache-Control` (headers.ts). `send_head` calls `sendFileHead` only then
+ * (`needsFileFeatures`: one of `etag`, `compress`, `precompressed`, `cache_control` is on, or the
+ * request sends `If-Match`, `If-Unmodified-Since` or `Range`); every other file response is
+ * Python's own.
  *
  * Header order of a file response (Python's three keep their places):
  * `Content-type`, [`Content-Encoding`], [`Content-Range`], `Content-Length` (not when compressed
@@ -11,10 +13,10 @@
  */
 import type { Stats } from "node:fs";
 import type { FileIO, FileLike } from "../py/io.js";
-import type { SimpleHTTPRequestHandler } from "./simple_handler.js";
+import type { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
 import { evaluatePreconditions, fileETag, ifRangeHolds } from "./conditional.js";
 import { contentRange, decideRanges, multipartLayout, rangeLength, SegmentedBody, unsatisfiedRange, type ByteRange } from "./ranges.js";
-import { chooseCoding, ChunkedBody, COMPRESS_MIN_SIZE, CompressedBody, isCompressible, openPrecompressed, type Coding } from "./encoding.js";
+import { chooseCoding, ChunkedBody, COMPRESS_MIN_SIZE, CompressedBody, isCompressible, openPrecompressed, type Coding } from "./compression.js";
 
 type Handler = SimpleHTTPRequestHandler<any>;
 

@@ -1,5 +1,6 @@
 /**
- * Confinement to the served directory beyond `translate_path`.
+ * Confinement to the served directory beyond `translate_path`: the command line's
+ * `--no-follow-symlinks`, the class attribute `follow_symlinks = false` (Python follows every link).
  *
  * `translate_path` alone keeps every request inside `directory` lexically: `..`, encoded
  * separators and drive letters never climb out. Symbolic links inside the directory are followed

@@ -2,7 +2,8 @@
  * Byte ranges (RFC 9110 §14): parsing `Range: bytes=…` against a file's size, coalescing, the
  * `multipart/byteranges` layout, and a body that streams only the requested slices of a file.
  *
- * Not Python: `http.server` ignores `Range`. See docs/FEATURES.md for the rules chosen.
+ * Turned on by the request itself (`Range` on a GET of a file); no flag or attribute. Not Python:
+ * `http.server` ignores `Range`. See docs/FEATURES.md for the rules chosen.
  */
 import { randomBytes } from "node:crypto";
 import type { FileIO, FileLike } from "../py/io.js";

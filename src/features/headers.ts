@@ -1,12 +1,10 @@
 /**
- * Opt-in response features of SimpleHTTPRequestHandler that are not about files' bytes: CORS,
- * extra headers (and their validation, for the command line's `-H`), `Cache-Control` values and
- * the single-page-application fallback.
+ * Headers added to responses: `extra_headers` (the command line's `-H NAME:VALUE`) on every final
+ * response, and `cache_control` (`--cache SECONDS`, `--no-cache`) on file responses; with the
+ * checks that keep a configured header from breaking the response (`checkHeaderField`).
  *
- * Not Python; each is off by default. See docs/FEATURES.md.
+ * Not Python; off by default (`extra_headers = []`, `cache_control = null`). See docs/FEATURES.md.
  */
-import type { HTTPMessage } from "../http/message.js";
-import * as posixpath from "../py/posixpath.js";
 
 /** A header as configured: `[name, value]`. */
 export type HeaderField = readonly [name: string, value: string];
@@ -77,48 +75,4 @@ export function parseHeaderOption(text: string): HeaderField {
 export function maxAge(seconds: number): string {
   if (!Number.isSafeInteger(seconds) || seconds < 0) throw new RangeError(`max-age must be a whole number of seconds, not ${seconds}`);
   return `max-age=${seconds}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// CORS
-
-export const ALLOW_ORIGIN: HeaderField = ["Access-Control-Allow-Origin", "*"];
-/** The methods a preflight allows: the ones the handler serves. */
-export const ALLOW_METHODS = "GET, HEAD, OPTIONS";
-/** How long a browser may cache a preflight's answer, in seconds (browsers cap it lower). */
-export const PREFLIGHT_MAX_AGE = 86400;
-
-/** A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`. */
-export function isPreflight(headers: HTTPMessage): boolean {
-  return headers.has("Origin") && headers.has("Access-Control-Request-Method");
-}
-
-/**
- * The headers of a preflight's 204 besides `Access-Control-Allow-Origin` (which every response
- * gets): the allowed methods, the requested headers echoed back (so any request header is
- * allowed), and the cache lifetime.
- */
-export function preflightHeaders(headers: HTTPMessage): HeaderField[] {
-  const fields: HeaderField[] = [["Access-Control-Allow-Methods", ALLOW_METHODS]];
-  const requested = headers.get_all("Access-Control-Request-Headers");
-  if (requested) {
-    // A folded request header keeps its line breaks; they must not reach the response.
-    const value = requested.join(", ").replace(/\s*[\r\n]+\s*/g, " ").trim();
-    if (value) fields.push(["Access-Control-Allow-Headers", value]);
-  }
-  fields.push(["Access-Control-Max-Age", String(PREFLIGHT_MAX_AGE)]);
-  return fields;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Single-page applications
-
-/**
- * The file to serve instead of a missing `path` (a translated path, see `translate_path`): `spa`
- * under `directory` when the last segment of `path` has no extension (`/app/settings`), else null
- * (`/missing.js` stays a 404).
- */
-export function spaFallback(path: string, directory: string, spa: string): string | null {
-  const [, ext] = posixpath.splitext(path.replace(/\/+$/, ""));
-  return ext === "" ? posixpath.join(directory, spa) : null;
 }

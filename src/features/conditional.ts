@@ -2,12 +2,14 @@
  * Conditional requests (RFC 9110 §13) for files: ETags, `If-Match`, `If-Unmodified-Since`,
  * `If-None-Match`, `If-Modified-Since` (Python's rule, kept exactly) and `If-Range`.
  *
- * Python evaluates only `If-Modified-Since`, and only when `If-None-Match` is absent; the rest is
- * ours. See docs/FEATURES.md.
+ * Turned on by the request itself (`If-Match`, `If-Unmodified-Since`, `If-Range`), and for ETags
+ * by the command line's `--etag` (the class attribute `etag = true`). Python evaluates only
+ * `If-Modified-Since` (http/dates.ts), and only when `If-None-Match` is absent; the rest is ours.
+ * See docs/FEATURES.md.
  */
 import type { Stats } from "node:fs";
 import type { HTTPMessage } from "../http/message.js";
-import { parsedate_to_datetime } from "../http/dates.js";
+import { conditionalDate, lastModifiedSeconds, notModifiedSince } from "../http/dates.js";
 
 /** An entity tag as sent: `W/"…"` is weak, `"…"` strong; `opaque` is the text between quotes. */
 export interface EntityTag {
@@ -85,32 +87,6 @@ export function tagListMatches(value: string, etag: string | null, compare: type
   const current = etag === null ? null : parseEntityTag(etag);
   if (current === null) return false;
   return parseEntityTagList(value)?.some((tag) => compare(tag, current)) ?? false;
-}
-
-/**
- * A date from a conditional header, in whole seconds since the epoch, parsed as Python parses
- * `If-Modified-Since`: `email.utils`' formats, and only a UTC or zone-less date counts (any other
- * offset, or no date at all, gives null: the header is ignored).
- */
-export function conditionalDate(value: string): number | null {
-  const date = parsedate_to_datetime(value);
-  return date && (date.isUTC || date.tzoffset === null) ? date.timestamp : null;
-}
-
-/** A file's modification time as `Last-Modified` states it: whole seconds. */
-export function lastModifiedSeconds(mtimeMs: number): number {
-  return Math.floor(mtimeMs / 1000);
-}
-
-/**
- * Python's `If-Modified-Since` rule: true (send 304) when the header is present, `If-None-Match`
- * is absent, the date parses as UTC or zone-less, and the file is not newer than it.
- */
-export function notModifiedSince(headers: HTTPMessage, mtimeMs: number): boolean {
-  const value = headers.get("If-Modified-Since");
-  if (value === undefined || headers.has("If-None-Match")) return false;
-  const since = conditionalDate(value);
-  return since !== null && lastModifiedSeconds(mtimeMs) <= since;
 }
 
 /** What the preconditions of a GET or HEAD of a file call for. */

@@ -3,11 +3,12 @@
  * file on the fly with node:zlib, framing it with chunked transfer coding, and finding the
  * precompressed `x.br` / `x.gz` that sit beside a file.
  *
- * Not Python: `http.server` never sends `Content-Encoding`. See docs/FEATURES.md.
+ * On with the command line's `--compress` (the class attribute `compress = true`) and
+ * `--precompressed` (`precompressed = true`); off by default. Not Python: `http.server` never
+ * sends `Content-Encoding`. See docs/FEATURES.md.
  */
-import { resolvesOutside } from "./paths.js";
+import { resolvesOutside } from "./symlinks.js";
 import { constants as zlib, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from "node:zlib";
-import type { Readable } from "node:stream";
 import type { Stats } from "node:fs";
 import { FileIO, type FileLike } from "../py/io.js";
 import { fsencode } from "../py/codecs.js";
@@ -141,7 +142,7 @@ export async function openPrecompressed(
     const sibling = precompressedPath(path, coding);
     // With follow_symlinks off, a sibling that links out of the directory is as if absent.
     if (confinedTo !== null && (await resolvesOutside(sibling, confinedTo))) continue;
-    const regular = await openRegularFile(sibling);
+    const regular = await FileIO.openRegular(fsencode(sibling));
     if (regular) {
       found.push(coding);
       opened.set(coding, { ...regular, coding });
@@ -150,24 +151,6 @@ export async function openPrecompressed(
   const coding = chooseCoding(acceptEncoding, found);
   for (const [other, { file }] of opened) if (other !== coding) await file.close();
   return { found, chosen: coding === null ? null : opened.get(coding)! };
-}
-
-/** Opens `path` if it is a regular file (following links); null otherwise. */
-async function openRegularFile(path: string): Promise<{ file: FileIO; stats: Stats } | null> {
-  let file: FileIO;
-  try {
-    file = await FileIO.open(fsencode(path));
-  } catch {
-    return null;
-  }
-  try {
-    const stats = await file.fstat();
-    if (stats.isFile()) return { file, stats };
-  } catch {
-    // unreadable: as if absent
-  }
-  await file.close();
-  return null;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -191,25 +174,87 @@ function createCompressor(coding: Coding, size: number): BrotliCompress | Gzip {
   });
 }
 
+/** Bytes of the file compressed per step (one or a few jobs on libuv's thread pool). */
+const COMPRESS_INPUT_CHUNK = 64 * 1024;
+
+/** libuv's thread-pool size: `UV_THREADPOOL_SIZE`, else its default of 4. */
+function threadPoolSize(): number {
+  const size = Number(process.env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(size) && size > 0 ? size : 4;
+}
+
 /**
- * A file compressed as it is read: `read()` pulls compressed bytes from a node:zlib stream fed
- * from the file, so memory stays bounded by the streams' buffers. Nothing is read or compressed
- * until the first `read()` (a HEAD never starts it). Closing it closes the file.
+ * How many responses may be compressing at once, in the whole process: half of libuv's thread
+ * pool (2 of the default 4). node:zlib compresses on that pool, which also does every file read;
+ * the pool takes its work first come, first served, so 32 brotli responses compressing freely
+ * kept about 32 jobs queued and each 512 KiB read of a download waited behind them (a 100 MiB
+ * file took 4 s instead of 0.12 s). Held to this many, file reads find a thread within one
+ * compression step (a few ms). The rest wait their turn between steps, never while writing.
+ */
+export const COMPRESSION_SLOTS = Math.max(1, Math.floor(threadPoolSize() / 2));
+
+/** A counting semaphore, first come first served. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  /** Slots taken now, and the most ever taken at once (for tests and benchmarks). */
+  inUse = 0;
+  peak = 0;
+
+  constructor(readonly size: number) {
+    this.free = size;
+  }
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      this.taken();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.waiting.push(() => resolve())).then(() => this.taken());
+  }
+
+  release(): void {
+    this.inUse--;
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+
+  private taken(): void {
+    this.inUse++;
+    this.peak = Math.max(this.peak, this.inUse);
+  }
+}
+
+const compressionSlots = new Slots(COMPRESSION_SLOTS);
+
+/** How many compression steps run now and ran at most at once; `reset` starts a new peak. */
+export function compressionLoad(reset = false): { inUse: number; peak: number; slots: number } {
+  const load = { inUse: compressionSlots.inUse, peak: compressionSlots.peak, slots: compressionSlots.size };
+  if (reset) compressionSlots.peak = compressionSlots.inUse;
+  return load;
+}
+
+/**
+ * A file compressed as it is read: each `read()` reads the next 64 KiB of the file and, holding
+ * one of `COMPRESSION_SLOTS`, passes it through a node:zlib stream, returning what came out
+ * (empty steps are skipped). Memory stays at one input and one output chunk; nothing is read or
+ * compressed before the first `read()` (a HEAD never starts it), and nothing runs between reads,
+ * so a client that stops reading holds no slot. Closing it closes the file.
  */
 export class CompressedBody implements FileLike {
-  private source: Readable | null = null;
   private compressor: BrotliCompress | Gzip | null = null;
-  private chunks: AsyncIterator<Buffer> | null = null;
   private pending: Buffer = EMPTY;
+  private ended = false;
 
   constructor(private readonly file: FileIO, readonly coding: Coding, private readonly size: number) {}
 
   async read(n = -1): Promise<Buffer> {
-    // An empty read means the end, so an empty chunk from the compressor must not be passed on.
+    // An empty read means the end, so an empty step must not be passed on.
     while (this.pending.length === 0) {
-      const next = await this.stream().next();
-      if (next.done) return EMPTY;
-      this.pending = next.value;
+      if (this.ended) return EMPTY;
+      await this.step();
     }
     const count = n < 0 ? this.pending.length : Math.min(n, this.pending.length);
     const chunk = this.pending.subarray(0, count);
@@ -217,23 +262,40 @@ export class CompressedBody implements FileLike {
     return chunk;
   }
 
-  private stream(): AsyncIterator<Buffer> {
-    if (this.chunks === null) {
-      const source = this.file.handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 64 * 1024 });
-      const compressor = createCompressor(this.coding, this.size);
-      source.on("error", (error) => compressor.destroy(error));
-      source.pipe(compressor);
-      this.source = source;
-      this.compressor = compressor;
-      this.chunks = compressor[Symbol.asyncIterator]();
+  /** Compresses the next chunk of the file (or finishes the stream at its end) into `pending`. */
+  private async step(): Promise<void> {
+    const input = await this.file.read(COMPRESS_INPUT_CHUNK);
+    await compressionSlots.acquire();
+    try {
+      this.pending = await this.compress(input.length > 0 ? input : null);
+    } finally {
+      compressionSlots.release();
     }
-    return this.chunks;
+    if (input.length === 0) this.ended = true;
+  }
+
+  /** Feeds `input` to the compressor (null: ends it) and resolves with everything it gave back. */
+  private compress(input: Buffer | null): Promise<Buffer> {
+    const compressor = (this.compressor ??= createCompressor(this.coding, this.size));
+    return new Promise((resolve, reject) => {
+      const output: Buffer[] = [];
+      const collect = (chunk: Buffer) => output.push(chunk);
+      const done = (error?: Error | null) => {
+        compressor.off("data", collect).off("error", done).off("end", done);
+        if (error) reject(error);
+        else resolve(output.length === 1 ? output[0]! : Buffer.concat(output));
+      };
+      compressor.on("data", collect).once("error", done);
+      // The write's callback runs once zlib has taken all of `input` (flowing, nothing is held back).
+      if (input) compressor.write(input, done);
+      else compressor.once("end", done).end();
+    });
   }
 
   async close(): Promise<void> {
-    this.source?.destroy();
     this.compressor?.destroy();
     this.pending = EMPTY;
+    this.ended = true;
     await this.file.close();
   }
 }
