@@ -17,110 +17,36 @@
  *   replaced), is a directory, or is being uploaded, or the directory is missing (without
  *   `upload_mkdir`); `413` over `upload_max`; `507` the disk is full.
  *
- * Files are written whole or not at all (atomic_write.ts): to a temporary file beside the target,
- * put in place only once complete. Names are checked as single path segments (no `/`, `\`, NUL,
- * control characters, `.` or `..`, at most 255 bytes), and the target's directory must resolve
- * inside the real path of the served directory whatever `follow_symlinks` says: an upload never
- * goes through a link that leads out. Each upload is logged in one line after Python's request
- * line: `uploaded /dir/a.bin (1048576 bytes)`.
+ * Where a file may go is checked in upload_target.ts; files are written whole or not at all by
+ * atomic_write.ts: to a temporary file beside the target, put in place only once complete. Each
+ * upload is logged in one line after Python's request line: `uploaded /dir/a.bin (1048576 bytes)`.
  */
-import { lstat, mkdir, realpath, rmdir, stat } from "node:fs/promises";
-import type { Stats } from "node:fs";
-import type { HTTPMessage } from "../http/message.js";
-import { fsencode, fsPath } from "../py/codecs.js";
+import { mkdir, rmdir } from "node:fs/promises";
+import { fsPath } from "../py/codecs.js";
 import { quote, unquoteWithFallback } from "../py/urllib.js";
-import * as posixpath from "../py/posixpath.js";
-import { isWithin } from "./symlinks.js";
 import { RequestBodyError } from "../server/request_body.js";
 import type { FormPart } from "../server/forms.js";
-import type { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
-import { AtomicFile, LengthMismatchError, TargetExistsError, isUploadTemp } from "./atomic_write.js";
-import { hasHiddenSegment } from "./dotfiles.js";
+import { AtomicFile, LengthMismatchError, TargetExistsError } from "./atomic_write.js";
+import {
+  FORM_OVERHEAD,
+  RefusalError,
+  declaredLength,
+  inProgress,
+  isRefusal,
+  pathWords,
+  refusal,
+  refusedOrigin,
+  resolveTarget,
+  tooLarge,
+  type Refusal,
+  type Target,
+  type UploadHandler,
+} from "./upload_target.js";
 
-/** `upload_max`'s default: 1 GiB. */
-export const DEFAULT_UPLOAD_MAX = 1024 ** 3;
-
-/** What a form may add to `upload_max` for its own framing and fields. */
-export const FORM_OVERHEAD = 1024 * 1024;
-
-/** The longest name most file systems take (`NAME_MAX`), in bytes. */
-const NAME_MAX = 255;
-
-/** What uploading needs of the handler. */
-export type UploadHandler = Pick<
-  SimpleHTTPRequestHandler,
-  | "path"
-  | "command"
-  | "headers"
-  | "directory"
-  | "dotfiles"
-  | "upload_overwrite"
-  | "upload_mkdir"
-  | "upload_max"
-  | "body"
-  | "form"
-  | "send_error"
-  | "send_response"
-  | "send_header"
-  | "end_headers"
-  | "wfile"
-  | "log_message"
-> & { cgi_directories?: readonly string[] };
+export { DEFAULT_UPLOAD_MAX, FORM_OVERHEAD, badName, describeSize, parseSize, type UploadHandler } from "./upload_target.js";
 
 // ---------------------------------------------------------------------------------------------
-// Sizes
-
-const UNITS: readonly [suffix: string, bytes: number][] = [
-  ["T", 1024 ** 4],
-  ["G", 1024 ** 3],
-  ["M", 1024 ** 2],
-  ["K", 1024],
-];
-const SIZE = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i;
-
-/**
- * A size as `--upload-max` takes it: bytes, or a number with `K`, `M`, `G` or `T` (powers of 1024;
- * `KB`, `KiB`, any case, the same), e.g. `500M`, `1.5G`. `0` is `null`: no limit.
- * @throws RangeError for anything else
- */
-export function parseSize(text: string): number | null {
-  const match = SIZE.exec(text);
-  if (!match) throw new RangeError(`invalid size ${JSON.stringify(text)} (expected bytes, or a number with K, M, G or T)`);
-  const unit = UNITS.find(([suffix]) => suffix === match[2]!.toUpperCase())?.[1] ?? 1;
-  const bytes = Math.floor(Number(match[1]) * unit);
-  if (!Number.isSafeInteger(bytes)) throw new RangeError(`size ${JSON.stringify(text)} is too large`);
-  return bytes === 0 ? null : bytes;
-}
-
-/** `1 GiB`, `500 MiB`, `1536 bytes`: the largest unit that divides it exactly. */
-export function describeSize(bytes: number): string {
-  for (const [suffix, unit] of UNITS) if (bytes >= unit && bytes % unit === 0) return `${bytes / unit} ${suffix}iB`;
-  return `${bytes} byte${bytes === 1 ? "" : "s"}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Refusals
-
-/** An answer other than success: the status and the message of Python's error page. */
-export interface Refusal {
-  code: number;
-  message: string;
-}
-
-/** A refusal found while the upload runs. */
-class RefusalError extends Error {
-  constructor(readonly refusal: Refusal) {
-    super(refusal.message);
-  }
-}
-
-function refusal(code: number, message: string): Refusal {
-  return { code, message };
-}
-
-function isRefusal(value: object): value is Refusal {
-  return "code" in value && "message" in value;
-}
+// Errors
 
 /** File-system errors and what they mean for the client. */
 const ERRNO_REFUSALS: Readonly<Record<string, Refusal>> = {
@@ -156,171 +82,6 @@ function refusalFor(error: unknown, limit: number | null): Refusal | null {
 /** Sends the refusal (Python's error page; the connection then closes, the body unread). */
 function refuse(handler: UploadHandler, { code, message }: Refusal): Promise<void> {
   return handler.send_error(code, message);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Names and targets
-
-/** Control characters (C0, DEL, C1): never in a name we write. */
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
-
-/** Why `name` cannot be a file or directory name we create; null when it can. */
-export function badName(name: string): string | null {
-  if (name === "") return "empty";
-  if (name === "." || name === "..") return "a dot segment";
-  if (name.includes("/")) return "a slash";
-  if (name.includes("\\")) return "a backslash";
-  if (CONTROL.test(name)) return "a control character";
-  if (isUploadTemp(name)) return "the name of the server's temporary files";
-  let bytes: Buffer;
-  try {
-    bytes = fsencode(name); // U+DC80–U+DCFF stand for raw bytes, as in names Python lists
-  } catch {
-    return "not UTF-8";
-  }
-  if (bytes.length > NAME_MAX) return `longer than ${NAME_MAX} bytes`;
-  return null;
-}
-
-/** Where an upload goes, once checked. */
-export interface Target {
-  /** The URL path, decoded (`/dir/a.bin`): for the log, the answer and `Location`. */
-  urlPath: string;
-  /** The file's path. */
-  path: string;
-  /** Its directory's path. */
-  directory: string;
-  /** Directories to create first (`upload_mkdir`), the outermost first. */
-  missing: string[];
-}
-
-/**
- * The request path's segments, decoded as `translate_path` decodes them (without query and
- * fragment, `%2F` a separator); the last is `""` for a URL ending in `/`. Empty segments elsewhere
- * (`//`) are dropped; `.` and `..` are kept, for `badName` to refuse: a write is not normalised.
- */
-function pathWords(path: string): string[] | Refusal {
-  const raw = path.split("#", 1)[0]!.split("?", 1)[0]!;
-  if (!raw.startsWith("/")) return refusal(400, "Bad request path");
-  const words = unquoteWithFallback(raw).split("/").slice(1);
-  const last = words.pop()!;
-  return [...words.filter((word) => word !== ""), last];
-}
-
-/** Targets being written by this process: a second upload to one of them is refused at once. */
-const inProgress = new Set<string>();
-
-/**
- * Checks an upload of `name` into the directory `dirWords` (segments from the served root) and
- * says where it goes, or why it may not.
- */
-async function resolveTarget(handler: UploadHandler, dirWords: readonly string[], name: string): Promise<Target | Refusal> {
-  const words = [...dirWords, name];
-  for (const word of words) {
-    const why = badName(word);
-    if (why !== null) return refusal(400, `Bad file name: ${why}`);
-  }
-  if (!handler.dotfiles && hasHiddenSegment(words)) return refusal(403, "Names starting with a dot are not accepted");
-  if (inCgiDirectory(handler, words)) return refusal(403, "Uploads into a CGI directory are refused");
-
-  const root = handler.directory;
-  let directory = root;
-  const missing: string[] = [];
-  for (const word of dirWords) {
-    directory = posixpath.join(directory, word);
-    if (missing.length > 0) {
-      missing.push(directory);
-      continue;
-    }
-    const stats = await statOrNull(directory);
-    if (stats === null) {
-      if (!handler.upload_mkdir) return refusal(409, "No such directory");
-      missing.push(directory);
-    } else if (!stats.isDirectory()) {
-      return refusal(409, "Not a directory");
-    }
-  }
-  const deepest = missing.length > 0 ? posixpath.dirname(missing[0]!) : directory;
-  if (!(await resolvesInside(deepest, root))) return refusal(403, "Outside the served directory");
-
-  const path = posixpath.join(directory, name);
-  if (inProgress.has(path)) return refusal(409, "Another upload to this name is in progress");
-  const existing = missing.length > 0 ? null : await lstatOrNull(path);
-  if (existing !== null) {
-    if (existing.isDirectory()) return refusal(409, "A directory of that name exists");
-    if (!existing.isFile()) return refusal(409, "A file of that name exists and is not a regular file");
-    if (!handler.upload_overwrite) return refusal(409, "A file of that name exists");
-  }
-  return { urlPath: "/" + words.join("/"), path, directory, missing };
-}
-
-/**
- * Whether the path is in one of a CGI handler's `cgi_directories`: there a Python file would run
- * as a script (`is_cgi()` matches `/cgi-bin`, then `/cgi-bin/sub`, … as prefixes).
- */
-function inCgiDirectory(handler: UploadHandler, words: readonly string[]): boolean {
-  const directories = handler.cgi_directories;
-  if (!directories) return false;
-  let prefix = "";
-  for (const word of words.slice(0, -1)) {
-    prefix += "/" + word;
-    if (directories.includes(prefix)) return true;
-  }
-  return false;
-}
-
-/** Whether `path` (which exists) resolves inside the real path of `root`. */
-async function resolvesInside(path: string, root: string): Promise<boolean> {
-  try {
-    const [real, realRoot] = await Promise.all([
-      realpath(fsencode(path), { encoding: "buffer" }),
-      realpath(fsencode(root), { encoding: "buffer" }),
-    ]);
-    return isWithin(real, realRoot);
-  } catch {
-    return false;
-  }
-}
-
-async function statOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await stat(fsPath(path));
-  } catch {
-    return null;
-  }
-}
-
-async function lstatOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await lstat(fsPath(path));
-  } catch {
-    return null;
-  }
-}
-
-/**
- * A page of another site making the browser upload here (a cross-site form needs no permission
- * to be sent): the request's `Origin` is not this server's own. Browsers send `Origin` with every
- * `POST` and `PUT`; scripts (curl) send none, and are let through.
- */
-function refusedOrigin(headers: HTTPMessage): Refusal | null {
-  const origin = headers.get("Origin");
-  if (origin === undefined) return null;
-  let host: string;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    host = ""; // "null": a sandboxed frame, a file: page
-  }
-  if (host !== "" && host.toLowerCase() === (headers.get("Host") ?? "").trim().toLowerCase()) return null;
-  return refusal(403, "Uploads from another site are refused");
-}
-
-/** The body's length from `Content-Length` (the framing is checked already); null when chunked. */
-function declaredLength(headers: HTTPMessage): number | null {
-  if (headers.has("Transfer-Encoding")) return null;
-  const value = headers.get("Content-Length");
-  return value === undefined ? 0 : Number(value.split(",")[0]!.trim());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,10 +142,6 @@ class Upload {
 /** Removes the directories made for an upload that failed, the innermost first, if still empty. */
 async function removeDirectories(directories: readonly string[]): Promise<void> {
   for (const directory of [...directories].reverse()) await rmdir(fsPath(directory)).catch(() => {});
-}
-
-function tooLarge(limit: number): Refusal {
-  return refusal(413, `Upload larger than ${describeSize(limit)}`);
 }
 
 /** `uploaded /dir/a.bin (1048576 bytes)`, after the request line. */
