@@ -488,6 +488,28 @@ describe("POST of a form", () => {
     assert.deepEqual(names(dir), ["y.txt"]);
   });
 
+  test("Expect: 100-continue to a subclass's own do_POST is not judged as an upload (no 403 for its Origin, no 413 for its size)", async () => {
+    const dir = site();
+    class Own extends SimpleHTTPRequestHandler {
+      async do_POST() {
+        const body = await this.body_bytes({ limit: 10 << 20 });
+        this.send_response(200);
+        this.send_header("Content-Length", String(String(body.length).length));
+        await this.end_headers();
+        await this.wfile.write(Buffer.from(String(body.length)));
+      }
+    }
+    await withServer(dir, { upload_max: 10 }, async ({ port }) => {
+      const socket = await openSocket(port);
+      const reply = collect(socket);
+      socket.write("POST /api HTTP/1.1\r\nHost: x\r\nOrigin: https://elsewhere.example\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n");
+      await waitFor(() => reply.data().length > 0, "100 Continue");
+      assert.equal(reply.data().toString("latin1"), "HTTP/1.1 100 Continue\r\n\r\n");
+      socket.write(Buffer.alloc(2_000_000));
+      assert.match((await reply.closed).toString("latin1"), /HTTP\/1\.1 200 OK[\s\S]*\r\n\r\n2000000$/);
+    }, Own);
+  });
+
   test("CGIHTTPRequestHandler: a form posted outside the CGI directories is received", async () => {
     const dir = site({ "up/x": "x" });
     await withServer(dir, {}, async ({ port }) => {

@@ -323,18 +323,28 @@ export function receiveFiles(handler: UploadHandler): Promise<void> {
  */
 export function addUploadMethods(handler: UploadHandler): void {
   const methods = handler as unknown as Record<string, unknown>;
-  if (typeof methods["do_PUT"] !== "function") methods["do_PUT"] = () => receivePut(handler);
-  if (typeof methods["do_POST"] !== "function") methods["do_POST"] = () => receiveFiles(handler);
+  const added = new Set<string>();
+  for (const [command, receive] of [["PUT", receivePut], ["POST", receiveFiles]] as const) {
+    if (typeof methods[`do_${command}`] === "function") continue;
+    methods[`do_${command}`] = () => receive(handler);
+    added.add(command);
+  }
+  uploadCommands.set(handler, added);
 }
+
+/** The commands `addUploadMethods` gave each handler (not those its class answers itself, as a CGI script's POST). */
+const uploadCommands = new WeakMap<UploadHandler, ReadonlySet<string>>();
 
 // ---------------------------------------------------------------------------------------------
 // Before `100 Continue`
 
 /**
  * Checks an upload from its headers before the client sends the body (`Expect: 100-continue`):
- * false, having answered, when it would be refused anyway.
+ * false, having answered, when it would be refused anyway. Only a `PUT` or `POST` that goes to the
+ * methods `addUploadMethods` gave: a subclass's own `do_POST`, or a CGI script's, is not an upload.
  */
 export async function precheckUpload(handler: UploadHandler): Promise<boolean> {
+  if (!uploadCommands.get(handler)?.has(handler.command ?? "")) return true;
   let answer: Refusal | null = null;
   if (handler.command === "PUT") {
     const target = await planPut(handler);
