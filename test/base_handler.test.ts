@@ -488,6 +488,93 @@ test("a HEAD that fails on its headers gets no error body (the command was alrea
   assert.equal(splitReply(reply).body.length, 0);
 });
 
+// ---------------------------------------------------------------------------------------------
+// The size of a whole head (not in Python): max_header_size, and the server's max_header_memory
+
+const TOO_LARGE = "Request Header Fields Too Large";
+
+/** `GET / HTTP/1.0` and header lines `X-N: aaa…` making a head of exactly `size` bytes. */
+function headOfSize(size: number, lineSize = 100): string {
+  let head = "GET / HTTP/1.0\r\n";
+  const end = "\r\n";
+  let n = 0;
+  while (head.length + end.length + lineSize <= size) head += `X-${n++}: `.padEnd(lineSize - 2, "a") + "\r\n";
+  const rest = size - head.length - end.length;
+  if (rest > 0) head += "Y: ".padEnd(rest - 2, "b") + "\r\n";
+  return head + end;
+}
+
+test("a head over max_header_size gets 431 with Python's phrase and the limit as explanation", async () => {
+  class Small extends Hello {
+    static override max_header_size = 1000;
+  }
+  const head = headOfSize(1001);
+  assert.equal(head.length, 1001);
+  const { text, log } = await roundTrip(Small, head);
+  assert.equal(text, errorReply(431, TOO_LARGE, "got more than 1000 bytes when reading the request line and headers"));
+  assert.deepEqual(messages(log), [`code 431, message ${TOO_LARGE}`, '"GET / HTTP/1.0" 431 -']);
+  assert.equal((await roundTrip(Small, headOfSize(1000))).text, HELLO_10);
+});
+
+test("a head growing past max_header_size piece by piece gets its 431 before it ends", async () => {
+  class Small extends Hello {
+    static override max_header_size = 1000;
+  }
+  let reply = "";
+  await withServer(Small, async (port) => {
+    const client = await Client.open(port);
+    client.send("GET / HTTP/1.0\r\n");
+    for (let i = 0; i < 30 && !client.ended; i++) {
+      client.send(`X-${i}: ${"a".repeat(90)}\r\n`);
+      await sleep(20);
+    }
+    reply = await client.closed();
+    client.destroy();
+  });
+  assert.equal(reply, errorReply(431, TOO_LARGE, "got more than 1000 bytes when reading the request line and headers"));
+});
+
+test("by default (1 MiB) Python's own limits act first: 16 lines of 65,000 bytes are served, 17 are not", async () => {
+  const line = "X: " + "a".repeat(65_000 - 5) + "\r\n";
+  assert.equal((await roundTrip(Hello, "GET / HTTP/1.0\r\n" + line.repeat(16) + "\r\n")).text, HELLO_10);
+  const { text } = await roundTrip(Hello, "GET / HTTP/1.0\r\n" + line.repeat(17) + "\r\n");
+  assert.equal(text, errorReply(431, TOO_LARGE, "got more than 1048576 bytes when reading the request line and headers"));
+});
+
+test("past the server's max_header_memory, a head arriving in pieces is refused once over 64 KiB, not before", async () => {
+  class NoBudget extends HTTPServer {
+    override max_header_memory = 0;
+  }
+  const line = "X: " + "a".repeat(20_000) + "\r\n";
+  const send = async (port: number, lines: number) => {
+    const client = await Client.open(port);
+    client.send("GET / HTTP/1.0\r\n");
+    for (let i = 0; i < lines; i++) {
+      client.send(line);
+      await sleep(20);
+    }
+    client.send("\r\n");
+    const reply = await client.closed();
+    client.destroy();
+    return reply;
+  };
+  let small = "";
+  let large = "";
+  await withServer(
+    Hello,
+    async (port) => {
+      small = await send(port, 3); // 60 KiB: under the floor every head may hold
+      large = await send(port, 6);
+    },
+    NoBudget as unknown as ServerClass,
+  );
+  assert.equal(small, HELLO_10);
+  assert.equal(
+    large,
+    errorReply(431, TOO_LARGE, "got more than 65536 bytes when reading the request line and headers, while unfinished requests hold more than 0 bytes"),
+  );
+});
+
 test("header values arrive as the handler's headers, case-insensitive, first value wins", async () => {
   await roundTrip(Hello, "GET / HTTP/1.0\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
   assert.deepEqual(seen[0]!.headers, [["Host", "h"], ["X-A", "1"], ["x-a", "2"]]);
@@ -547,9 +634,14 @@ test("only the first Connection header counts", async () => {
   assert.equal(persisted, true);
 });
 
-test("a Connection: close after a malformed header line has no effect", async () => {
-  const { persisted } = await keepAliveCase(Hello11, "GET / HTTP/1.1\r\nX: 1\r\nnot a header\r\nConnection: close\r\n\r\n");
-  assert.equal(persisted, true);
+test("a malformed header line gets 400 and closes the connection (Python would read on and keep it)", async () => {
+  let text = "";
+  await withServer(Hello11, async (port) => {
+    const reply = await exchange(port, "GET / HTTP/1.1\r\nX: 1\r\nnot a header\r\nConnection: keep-alive\r\n\r\nGET /second HTTP/1.1\r\n\r\n");
+    text = reply.toString("latin1");
+  });
+  assert.equal(statusLines(text).length, 1);
+  assert.match(text, /^HTTP\/1\.1 400 Bad header line \('not a header'\)\r\n[\s\S]*Connection: close\r\n/);
 });
 
 test("an HTTP/1.0 request to an HTTP/1.1 server closes by default", async () => {

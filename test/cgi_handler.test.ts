@@ -21,6 +21,7 @@ import type { Address } from "../src/socketserver/address.js";
 import { percentFormat } from "../src/py/format.js";
 import { captureStderr, hasCommand, masked, serve, sleep, type Running } from "./helpers.js";
 import { killAll, launch, stop, waitFor } from "./cli_process.js";
+import { waitFor as waitUntil } from "./hostile.js";
 
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/", import.meta.url));
 const LONG = { timeout: 120_000 };
@@ -971,6 +972,54 @@ test("cgi_timeout: a client that never sends its declared body does not hold the
   const { closed } = await talk(server.port, "POST /cgi-bin/echo.py HTTP/1.0\r\nContent-Length: 100\r\n\r\nonly this");
   assert.ok(closed);
   assert.match(logs.at(-1) ?? "", /^CGI script timed out after 1 second and was killed with SIG(TERM|KILL)$/);
+});
+
+test("body_timeout: a body that stops arriving ends the script before its stdin closes; nothing half-written is kept", LONG, async () => {
+  class Quick extends (Handler as typeof CGIHTTPRequestHandler) {
+    static override body_timeout = 0.5;
+  }
+  const server = await serveExtra(Quick as unknown as Ctor);
+  const uploads = await mkdtemp(join(tmpdir(), "simplehttp-uploads-"));
+  await chmod(uploads, 0o777); // the script runs as nobody
+  process.env.UPLOAD_DIR = uploads;
+  logs.length = 0;
+  try {
+    // upload.sh copies its stdin to a temporary file, renamed once stdin ends.
+    const { reply, closed } = await talk(server.port, "POST /cgi-bin/upload.sh?up HTTP/1.0\r\nContent-Length: 100\r\n\r\nonly this", 10_000);
+    assert.ok(closed, "the connection was cut off");
+    assert.ok(await waitUntil(() => logs.some((line) => line.startsWith("CGI script ended")), 5000), logs.join("\n"));
+    assert.deepEqual(logs.slice(1), [
+      'Request timed out: the client stopped sending for 0.5 seconds while receiving "POST /cgi-bin/upload.sh?up HTTP/1.0"',
+      "CGI script ended with SIGTERM: its request body was cut off",
+    ]);
+    assert.equal(masked(reply), "HTTP/1.0 200 Script output follows\r\nServer: <server>\r\nDate: <date>\r\n");
+    assert.deepEqual((await readdir(uploads)).filter((name) => !name.endsWith(".part")), [], "no upload saved");
+  } finally {
+    delete process.env.UPLOAD_DIR;
+    await rm(uploads, { recursive: true, force: true });
+  }
+});
+
+test("body_timeout: a body sent slowly but steadily is passed whole", LONG, async () => {
+  class Quick extends (Handler as typeof CGIHTTPRequestHandler) {
+    static override body_timeout = 0.5;
+  }
+  const server = await serveExtra(Quick as unknown as Ctor);
+  logs.length = 0;
+  const socket = await new Promise<Socket>((resolve) => {
+    const s: Socket = connect(server.port, "127.0.0.1", () => resolve(s));
+  });
+  const chunks: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+  const closed = new Promise((resolve) => socket.on("close", resolve));
+  socket.write("POST /cgi-bin/echo.py HTTP/1.0\r\nContent-Length: 10\r\n\r\n");
+  for (const byte of "0123456789") {
+    await sleep(200); // 2 s in all, four times the timeout, but never 0.5 s without a byte
+    socket.write(byte);
+  }
+  await closed;
+  assert.match(Buffer.concat(chunks).toString("latin1"), /\r\n\r\n0123456789$/);
+  assert.ok(!logs.some((line) => line.includes("timed out")), logs.join("\n"));
 });
 
 test("a script that cannot be executed is logged as exit code 127 with the reason", LONG, async () => {

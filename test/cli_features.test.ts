@@ -60,8 +60,17 @@ beyond python -m http.server:
   --write-timeout SECONDS
                         drop a client that stops reading a response for
                         SECONDS (default: 60; 0: no limit)
+  --body-timeout SECONDS
+                        cut off a client that sends no byte of a request body
+                        being read for SECONDS (default: 60; 0: no limit)
   --max-connections N   handle at most N connections at once; more wait
                         (default: 10000, fewer if ulimit -n is low)
+  --max-header-size BYTES
+                        answer 431 to a request line and headers over BYTES in
+                        all (default: 1048576)
+  --max-header-memory BYTES
+                        hold at most BYTES for requests still arriving, in
+                        all; past it, larger ones get 431 (default: 134217728)
   --shutdown-grace SECONDS
                         on Ctrl-C or SIGTERM, let requests in flight finish
                         for up to SECONDS (default: 10)

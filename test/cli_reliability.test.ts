@@ -40,6 +40,8 @@ before(() => {
   writeFileSync(join(root, "cgi-bin", "slow.sh"), "#!/bin/sh\necho started >&2\nsleep 1\necho 'Content-Type: text/plain'\necho\necho done\n", {
     mode: 0o755,
   });
+  // A CGI script that reads its whole request body before it answers.
+  writeFileSync(join(root, "cgi-bin", "read.sh"), "#!/bin/sh\ncat >/dev/null\necho 'Content-Type: text/plain'\necho\necho read\n", { mode: 0o755 });
   // As root, scripts run as nobody, who must be able to reach them.
   for (const dir of [base, root, join(root, "cgi-bin")]) chmodSync(dir, 0o755);
 });
@@ -228,6 +230,12 @@ describe("usage errors: Python's usage, one error line, exit status 2", () => {
     [["--no"], "ambiguous option: --no could match --no-cache, --no-dotfiles, --no-follow-symlinks"],
     // An error comes in argparse's order: the flag's before a later bad port.
     [["--max-connections", "x", "abc"], "argument --max-connections: invalid int value: 'x'"],
+    [["--body-timeout", "soon"], "argument --body-timeout: invalid float value: 'soon'"],
+    [["--body-timeout", "-2"], "argument --body-timeout: -2 is not a number of seconds (0 or more)"],
+    [["--max-header-size", "1k"], "argument --max-header-size: invalid int value: '1k'"],
+    [["--max-header-size", "0"], "argument --max-header-size: 0 is not a number of bytes (1 or more)"],
+    [["--max-header-memory=-1"], "argument --max-header-memory: -1 is not a number of bytes (1 or more)"],
+    [["--max", "5"], "ambiguous option: --max could match --max-connections, --max-header-size, --max-header-memory"],
   ];
   testUsageErrors(cases);
 });
@@ -247,14 +255,30 @@ describe("parseCommandLine: the reliability flags (in-process)", () => {
     [["--shutdown-grace", "2.5"], { shutdown_grace: 2.5 }],
     [["--no-follow-symlinks"], { follow_symlinks: false }],
     // Unambiguous abbreviations, as argparse reads them.
-    [["--keep", "3", "--wr=4", "--max", "5", "--shut", "6", "--no-f"], { keepalive_timeout: 3, write_timeout: 4, max_connections: 5, shutdown_grace: 6, follow_symlinks: false }],
+    [["--keep", "3", "--wr=4", "--max-c", "5", "--shut", "6", "--no-f"], { keepalive_timeout: 3, write_timeout: 4, max_connections: 5, shutdown_grace: 6, follow_symlinks: false }],
+    [["--body-timeout", "0.5"], { body_timeout: 0.5 }],
+    [["--body-timeout", "0"], { body_timeout: null }],
+    [["--max-header-size", "8192", "--max-header-memory", " 1_000_000 "], { max_header_size: 8192, max_header_memory: 1_000_000 }],
+    [["--bo", "2", "--max-header-s", "1", "--max-header-m", "2"], { body_timeout: 2, max_header_size: 1, max_header_memory: 2 }],
     [["--header-t", "7"], { header_timeout: 7 }],
   ];
   for (const [args, expected] of cases) {
     test(`[${args.map((arg) => JSON.stringify(arg)).join(", ")}]`, () => {
       const command = parseCommandLine(args, "/cwd") as CommandLine;
       const given = Object.fromEntries(
-        (["header_timeout", "keepalive_timeout", "write_timeout", "max_connections", "shutdown_grace", "follow_symlinks"] as const)
+        (
+          [
+            "header_timeout",
+            "keepalive_timeout",
+            "write_timeout",
+            "body_timeout",
+            "max_connections",
+            "max_header_size",
+            "max_header_memory",
+            "shutdown_grace",
+            "follow_symlinks",
+          ] as const
+        )
           .filter((name) => name in command)
           .map((name) => [name, command[name]]),
       );
@@ -264,13 +288,13 @@ describe("parseCommandLine: the reliability flags (in-process)", () => {
 
   test("not given, they are absent: the library's defaults stay in force", () => {
     const command = parseCommandLine([], "/cwd") as CommandLine;
-    for (const name of ["header_timeout", "keepalive_timeout", "write_timeout", "max_connections", "shutdown_grace", "follow_symlinks"]) {
+    for (const name of ["header_timeout", "keepalive_timeout", "write_timeout", "body_timeout", "max_connections", "max_header_size", "max_header_memory", "shutdown_grace", "follow_symlinks"]) {
       assert.equal(name in command, false, name);
     }
     const Handler = handlerClassFor(command);
     assert.deepEqual(
-      [Handler.header_timeout, Handler.keepalive_timeout, Handler.write_timeout, Handler.follow_symlinks],
-      [30, 5, 60, true],
+      [Handler.header_timeout, Handler.keepalive_timeout, Handler.write_timeout, Handler.body_timeout, Handler.max_header_size, Handler.follow_symlinks],
+      [30, 5, 60, 60, 1 << 20, true],
     );
   });
 
@@ -304,6 +328,31 @@ describe("parseCommandLine: the reliability flags (in-process)", () => {
       assert.deepEqual([plain.max_connections, plain.shutdown_grace], [10_000, 10]);
     } finally {
       await plain.server_close();
+    }
+  });
+
+  test("--body-timeout and --max-header-size are set on the handler, --max-header-memory on the server", async () => {
+    const command = parseCommandLine(["-d", root, "--body-timeout", "2", "--max-header-size", "4096", "--max-header-memory", "65536"], "/cwd") as CommandLine;
+    const Handler = handlerClassFor(command);
+    assert.deepEqual([Handler.body_timeout, Handler.max_header_size], [2, 4096]);
+    assert.deepEqual([SimpleHTTPRequestHandler.body_timeout, SimpleHTTPRequestHandler.max_header_size], [60, 1 << 20]);
+    const server = chooseServer(command).createServer(["127.0.0.1", 0]);
+    try {
+      await server.ready;
+      assert.equal(server.max_header_memory, 65536);
+      assert.equal(BaseServer.max_header_memory, 128 * 1024 * 1024);
+    } finally {
+      await server.server_close();
+    }
+    // With --workers, each process has its share of the run's budget (the default's, or the flag's).
+    for (const [args, share] of [[[], 64 * 1024 * 1024], [["--max-header-memory", "3000"], 1000]] as const) {
+      const workers = parseCommandLine(["-d", root, "--workers", args.length ? "3" : "2", ...args], "/cwd") as CommandLine;
+      const worker = chooseServer(workers, { shared_listen: true, print_warnings: false }).createServer(["127.0.0.1", 0]);
+      try {
+        assert.equal(worker.max_header_memory, share);
+      } finally {
+        await worker.server_close();
+      }
     }
   });
 
@@ -403,6 +452,58 @@ describe("each flag takes effect", () => {
         first.destroy();
         second.destroy();
       }
+    });
+  });
+
+  test("--max-connections 10 --header-timeout 2: behind 110 silent connections a client is served within about 2 s", TIMEOUT, async () => {
+    await withServer(at("--max-connections", "10", "--header-timeout", "2"), async ({ port, proc }) => {
+      const silent = await Promise.all(Array.from({ length: 110 }, () => openConnection(port)));
+      try {
+        const started = Date.now();
+        const reply = await request(port, "/a.txt");
+        const seconds = (Date.now() - started) / 1000;
+        assert.equal(reply.status, "HTTP/1.0 200 OK");
+        // Each header deadline runs from accept: the queue does not add (110 / 10) x 2 s = 22 s.
+        assert.ok(seconds < 5, `served after ${seconds} s`);
+        await waitFor(() => proc.stderr().split("Request timed out").length - 1 === 110, "110 timed-out connections logged", proc);
+        const timedOut = proc.stderr().split("\n").filter((line) => line.includes("Request timed out"));
+        assert.ok(timedOut.every((line) => line.endsWith("Request timed out: no complete request line and headers within 2 seconds")));
+      } finally {
+        for (const socket of silent) socket.destroy();
+      }
+    });
+  });
+
+  test("--body-timeout 0.5 with --cgi -p HTTP/1.1: a request body that stops arriving is cut off, logged once", TIMEOUT, async () => {
+    await withServer(at("--cgi", "-p", "HTTP/1.1", "--body-timeout", "0.5"), async ({ port, proc }) => {
+      const socket = await openConnection(port);
+      const reply = collect(socket);
+      try {
+        socket.write("POST /cgi-bin/read.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nsome of it");
+        await waitFor(() => reply.closedAt() > 0, "the connection cut off", proc);
+        await waitFor(() => proc.stderr().includes("CGI script ended"), "the script ended", proc);
+        const lines = proc.stderr().split("\n").filter((line) => line && !line.includes("DeprecationWarning"));
+        assert.deepEqual(
+          lines.map((line) => line.replace(/^127\.0\.0\.1 - - \[[^\]]+\] /, "")),
+          [
+            '"POST /cgi-bin/read.sh HTTP/1.1" 200 -',
+            'Request timed out: the client stopped sending for 0.5 seconds while receiving "POST /cgi-bin/read.sh HTTP/1.1"',
+            "CGI script ended with SIGTERM: its request body was cut off",
+          ],
+          proc.stderr(),
+        );
+      } finally {
+        socket.destroy();
+      }
+    });
+  });
+
+  test("--max-header-size 1024: a longer request line and headers get 431", TIMEOUT, async () => {
+    await withServer(at("--max-header-size", "1024"), async ({ port }) => {
+      assert.equal((await request(port, "/a.txt", ["X-Small: " + "a".repeat(900)])).status, "HTTP/1.0 200 OK");
+      const refused = await request(port, "/a.txt", ["X-Large: " + "a".repeat(1100)]);
+      assert.equal(refused.status, "HTTP/1.0 431 Request Header Fields Too Large");
+      assert.match(refused.body.toString(), /got more than 1024 bytes when reading the request line and headers/);
     });
   });
 

@@ -13,6 +13,8 @@
  *      head is rebuilt from the page before comparing.
  *   4. HTTP/0.9: 3.11 reads header lines after `GET /path` until a blank line, 3.14 reads none.
  *      The HTTP/0.9 requests here end with a blank line so both answer at once.
+ * No request here has a malformed header line (no colon, a space before it, a bare CR): Python
+ * reads on past one, we answer 400 (docs/DIFFERENCES.md; test/framing.test.ts).
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -147,11 +149,6 @@ const CASES: Case[] = [
     name: "keep-alive: 'close, TE' is not close",
     protocol: "HTTP/1.1",
     request: "GET /1 HTTP/1.1\r\nConnection: close, TE\r\n\r\nGET /2 HTTP/1.1\r\nConnection: close\r\n\r\n",
-  },
-  {
-    name: "keep-alive: a Connection header after a malformed line is ignored",
-    protocol: "HTTP/1.1",
-    request: "GET /1 HTTP/1.1\r\nbad line\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\nConnection: close\r\n\r\n",
   },
   {
     name: "100-continue",

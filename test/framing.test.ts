@@ -10,7 +10,7 @@ import { CHUNKED, FramingError, NO_BODY, requestFraming } from "../src/http/fram
 import { ChunkedEncodingError, ChunkedReader, parseChunkSize } from "../src/http/chunked.js";
 import { HTTPMessage } from "../src/http/message.js";
 import { captureStderr, exchange, masked, serve, type Running } from "./helpers.js";
-import { percentFormat } from "../src/py/format.js";
+import { percentFormat, pyRepr } from "../src/py/format.js";
 import { messages, parseResponses } from "./hostile.js";
 
 /** An HTTP/1.1 handler: GET echoes the path; POST paths choose how the body is read. */
@@ -115,6 +115,63 @@ test("a framing error is logged as Python logs any 400: the code line, then the 
     "code 400, message Bad Content-Length ('1, 2')",
     '"POST /ignore HTTP/1.1" 400 -',
   ]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Malformed header lines: Python reads on (a header dropped, or a line split in two); refused
+
+/** A whole request for the smuggled path, with its length (it is sent as the body). */
+const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+
+const MALFORMED: [string, string[]][] = [
+  ["a space between the field name and its colon", [`Content-Length : ${SMUGGLED.length}`]],
+  ["a tab between the field name and its colon", [`Content-Length\t: ${SMUGGLED.length}`]],
+  ["a bare CR inside a header line (hiding the next header from a proxy)", [`X-Note: a\rContent-Length: ${SMUGGLED.length}`]],
+  ["a bare CR at the end of a value", [`X-Note: a\r`, `Content-Length: ${SMUGGLED.length}`]],
+  ["a bare CR starting a line", [`\rX-Note: a`, `Content-Length: ${SMUGGLED.length}`]],
+  ["a header line without a colon", ["Not a header", `Content-Length: ${SMUGGLED.length}`]],
+  ["a NUL in a field name", ["X\x00Note: a", `Content-Length: ${SMUGGLED.length}`]],
+  ["a DEL in a field name", ["X\x7fNote: a", `Content-Length: ${SMUGGLED.length}`]],
+  ["a non-ASCII byte in a field name", ["X-N\xf6te: a", `Content-Length: ${SMUGGLED.length}`]],
+  ["an empty field name", [": a", `Content-Length: ${SMUGGLED.length}`]],
+  ["a Unix 'From ' line", ["From nobody", `Content-Length: ${SMUGGLED.length}`]],
+];
+
+for (const protocol of ["HTTP/1.1", "HTTP/1.0"]) {
+  for (const [name, lines] of MALFORMED) {
+    test(`${protocol}: ${name} gets 400 Bad header line and the connection closes; no smuggled request runs`, async () => {
+      class Strict extends Echo {
+        override protocol_version = protocol;
+      }
+      const server = await serve(Strict);
+      Echo.logged = [];
+      try {
+        const request = `POST /ignore HTTP/1.1\r\nHost: x\r\n${lines.join("\r\n")}\r\n\r\n${SMUGGLED}`;
+        const reply = await exchange(server.port, Buffer.from(request, "latin1"), { end: true });
+        const { responses, rest } = parseResponses(reply);
+        const bad = lines.find((line) => !line.startsWith("Content-Length: "))!;
+        const reason = `Bad header line (${pyRepr(bad)})`;
+        assert.equal(responses.length, 1, "exactly one response");
+        assert.equal(responses[0]!.statusLine, `${protocol} 400 ${reason}`);
+        assert.equal(responses[0]!.headers.get("connection"), "close");
+        assert.equal(rest.length, 0);
+        assert.match(responses[0]!.body.toString("latin1"), /<p>Error code explanation: 400 - Bad request syntax or unsupported method.<\/p>/);
+        assert.deepEqual(Echo.logged, [`code 400, message ${reason}`, '"POST /ignore HTTP/1.1" 400 -']);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+}
+
+test("a folded header (obs-fold) is still read as Python reads it, and what follows it too", async () => {
+  const { responses } = await send("POST /read HTTP/1.1\r\nX-Fold: a\r\n b\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
+  assert.deepEqual(bodies(responses), ["body=abc"]);
+});
+
+test("visible characters that are not token characters still make a field name, as in Python", async () => {
+  const { responses } = await send('POST /read HTTP/1.1\r\nX(y)"z"@{}: 1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc');
+  assert.deepEqual(bodies(responses), ["body=abc"]);
 });
 
 test("no 100 Continue is sent before a framing error", async () => {

@@ -1,7 +1,8 @@
 /**
  * Memory: nothing a client sends is buffered without bound, and nothing sent to a client that does
  * not read piles up. Smaller versions of the soak script's figures (bench/soak.ts): a 200 MB
- * upload nobody reads, 50 stalled readers of a 100 MiB file; RSS growth is held under a bound.
+ * upload nobody reads, 50 stalled readers of a 100 MiB file; and of bench/attacks.ts's: 200
+ * connections holding nearly 1 MB of unfinished headers each. RSS growth is held under a bound.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +14,8 @@ import { runInNewContext } from "node:vm";
 import { Socket } from "node:net";
 import { BaseHTTPRequestHandler } from "../src/server/base_handler.js";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
-import { serve, sleep, type Running } from "./helpers.js";
+import { ThreadingHTTPServer } from "../src/server/http_server.js";
+import { exchange, serve, sleep, type Running, type ServerClass } from "./helpers.js";
 import { collect, openFds, openSocket, waitFor } from "./hostile.js";
 
 setFlagsFromString("--expose-gc");
@@ -185,4 +187,72 @@ test("50 clients that stop reading a 100 MiB file leave RSS flat; their descript
     assert.ok(await waitFor(() => openFds() <= fdsBefore, 10_000), `descriptors: ${fdsBefore} before, ${openFds()} after`);
   }
   assert.ok(await waitFor(() => files.server._handlers.size === 0, 10_000), "every handler finished");
+});
+
+test("200 connections holding ~1 MB of unfinished headers each stay within the server's header budget (431), RSS bounded", async () => {
+  const BUDGET = 8 * MiB;
+  class Budgeted extends ThreadingHTTPServer {
+    override max_header_memory = BUDGET;
+  }
+  class Hello extends BaseHTTPRequestHandler {
+    override protocol_version = "HTTP/1.1";
+    do_GET() {
+      this.send_response(200);
+      this.send_header("Content-Length", "6");
+      this.end_headers();
+      return this.wfile.write("hello\n");
+    }
+    override log_message() {}
+  }
+  const running = await serve(Hello, Budgeted as unknown as ServerClass);
+  const line = Buffer.from("X-Padding: " + "a".repeat(65_000 - 13) + "\r\n", "latin1");
+  const attackers: Socket[] = [];
+  const replies: ReturnType<typeof collect>[] = [];
+  try {
+    const start = rss();
+    // A normal client, served all along.
+    let done = false;
+    const latencies: number[] = [];
+    const normal = (async () => {
+      while (!done) {
+        const started = Date.now();
+        const reply = await exchange(running.port, "GET / HTTP/1.0\r\n\r\n");
+        assert.match(reply.toString("latin1"), /^HTTP\/1\.1 200 OK\r\n[\s\S]*hello\n$/);
+        latencies.push(Date.now() - started);
+        await sleep(100);
+      }
+    })();
+    const peak = await peakRssDuring(
+      Promise.all(
+        Array.from({ length: 200 }, async () => {
+          const socket = await openSocket(running.port);
+          attackers.push(socket);
+          const reply = collect(socket);
+          replies.push(reply);
+          socket.write("GET / HTTP/1.1\r\nHost: x\r\n");
+          // 15 lines: under max_header_size (1 MiB), so only the server-wide budget stops them.
+          for (let i = 0; i < 15 && !reply.isClosed(); i++) {
+            if (!socket.write(line)) await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), reply.closed]);
+          }
+        }),
+      ).then(() => sleep(500)),
+    );
+    const held = running.server._headerBytes;
+    done = true;
+    await normal;
+    // What is held: the budget, plus at most the 64 KiB every head may have and a line in flight.
+    assert.ok(held <= BUDGET + 200 * 2 * 65_536, `${held} bytes held`);
+    assert.ok(peak - start < 160, `RSS grew ${(peak - start).toFixed(1)} MiB`);
+    const refused = replies.filter((reply) => reply.data().toString("latin1").startsWith("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+    assert.ok(refused.length >= 150, `${refused.length} of 200 refused`);
+    assert.match(
+      refused[0]!.data().toString("latin1"),
+      /<p>Error code explanation: 431 - got more than 65536 bytes when reading the request line and headers, while unfinished requests hold more than 8388608 bytes.<\/p>/,
+    );
+    assert.ok(latencies.length >= 3 && Math.max(...latencies) < 2000, `normal requests took ${latencies.join(", ")} ms`);
+  } finally {
+    for (const socket of attackers) socket.destroy();
+    await running.close();
+  }
+  assert.ok(await waitFor(() => running.server._headerBytes === 0, 5000), `${running.server._headerBytes} bytes still counted`);
 });

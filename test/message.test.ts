@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import {
+  BadHeaderLine,
+  checkFieldLines,
   HTTPException,
   HTTPMessage,
   LineTooLong,
@@ -200,6 +202,95 @@ test("a header line of 65537 bytes is LineTooLong", async () => {
     assert.equal((error as Error).message, "got more than 65536 bytes when reading header line");
     return true;
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The server's strict reading (not in Python): lines compat32 would cut or split are refused
+
+/** Parses with the server's rules; the lines given are sent whole, then a blank line. */
+async function parseStrict(text: string): Promise<HTTPMessage> {
+  const stream = new PassThrough();
+  const reader = new SocketReader(stream);
+  stream.end(Buffer.from(text, "latin1"));
+  return parseHeadersSoon(reader, HTTPMessage, { strict: true });
+}
+
+for (const [name, line] of [
+  ["a space before the colon", "Content-Length : 5"],
+  ["no colon", "Content-Length 5"],
+  ["a NUL in the name", "Content\x00Length: 5"],
+  ["a bare CR in the value", "A: 1\rContent-Length: 5"],
+  ["a bare CR in a continuation line", " folded\rB: 2"],
+  ["a bare CR starting the line", "\rContent-Length: 5"],
+  ["an empty name", ": 5"],
+  ["a 'From ' envelope line", "From nobody"],
+] as const) {
+  test(`strict rules refuse a field line with ${name} (BadHeaderLine, the line without its CRLF)`, async () => {
+    const text = name.includes("continuation") ? `A: 1\r\n${line}\r\n\r\n` : `Host: x\r\n${line}\r\nB: 2\r\n\r\n`;
+    await assert.rejects(parseStrict(text), (error: unknown) => {
+      assert.ok(error instanceof BadHeaderLine);
+      assert.ok(error instanceof HTTPException);
+      assert.equal((error as BadHeaderLine).line, line);
+      return true;
+    });
+  });
+}
+
+test("strict rules read well-formed lines as compat32 does: folds, bare LF, blanks around values, visible names", async () => {
+  const text = "X-Fold: one\r\n  two\r\nTabs:\t x \r\nLF: y\nWeird(name): z\r\n\r\n";
+  const strict = await parseStrict(text);
+  assert.deepEqual(strict.items(), (await parse(text)).items());
+  assert.deepEqual(strict.items(), [["X-Fold", "one\r\n  two"], ["Tabs", "x "], ["LF", "y"], ["Weird(name)", "z"]]);
+});
+
+test("strict rules check only the lines before the blank one", () => {
+  assert.doesNotThrow(() => checkFieldLines(["A: 1\r\n", "\r\n"]));
+  assert.doesNotThrow(() => checkFieldLines(["A: 1\n", "\n"]));
+  assert.doesNotThrow(() => checkFieldLines(["A: 1\r\n", ""]));
+  assert.throws(() => checkFieldLines(["A: 1\r\r\n", "\r\n"]), BadHeaderLine);
+});
+
+test("a line limit or count limit is still Python's 431 before any line is judged", async () => {
+  await assert.rejects(parseStrict("Bad Line\r\n" + "X: y\r\n".repeat(100) + "\r\n"), (error: unknown) => {
+    assert.ok(!(error instanceof BadHeaderLine));
+    assert.equal((error as Error).message, "got more than 100 headers");
+    return true;
+  });
+});
+
+test("the waiting rule is called before each wait for a line, never when all is buffered", async () => {
+  let waits = 0;
+  const buffered = new PassThrough();
+  const reader = new SocketReader(buffered);
+  buffered.write("A: 1\r\nB: 2\r\n\r\n");
+  await new Promise((resolve) => setImmediate(resolve));
+  const now = parseHeadersSoon(reader, HTTPMessage, { strict: true, waiting: () => waits++ });
+  assert.ok(!(now instanceof Promise));
+  assert.equal(waits, 0);
+
+  const piecemeal = new PassThrough();
+  const slow = new SocketReader(piecemeal);
+  const later = parseHeadersSoon(slow, HTTPMessage, { strict: true, waiting: () => waits++ });
+  for (const piece of ["A: 1\r\n", "B: 2\r\n", "\r\n"]) {
+    piecemeal.write(piece);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.deepEqual((await later).items(), [["A", "1"], ["B", "2"]]);
+  assert.equal(waits, 3);
+});
+
+test("a waiting rule that throws stops the reading with its error", async () => {
+  const stream = new PassThrough();
+  const reader = new SocketReader(stream);
+  stream.write("A: 1\r\n");
+  const stop = new HTTPException("enough");
+  const message = parseHeadersSoon(reader, HTTPMessage, {
+    strict: true,
+    waiting: () => {
+      if (reader.consumed > 0) throw stop;
+    },
+  });
+  await assert.rejects(Promise.resolve(message), (error: unknown) => error === stop);
 });
 
 test("get_content_type defaults to text/plain", () => {

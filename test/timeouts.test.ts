@@ -1,14 +1,20 @@
 /**
  * Timeouts: the request line and headers (in all, not per byte: slowloris), an idle keep-alive
- * connection, a client that stops reading; each expired connection closed and logged once, all
- * with one timer per server; Python's own `timeout`, when set, governs instead.
+ * connection, a client that stops reading, a request body that stops arriving; each expired
+ * connection closed and logged once, all with one timer per server; Python's own `timeout`, when
+ * set, governs instead.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { fileURLToPath } from "node:url";
 import { BaseHTTPRequestHandler } from "../src/server/base_handler.js";
 import { percentFormat } from "../src/py/format.js";
-import { exchange, serve, sleep } from "./helpers.js";
+import { ThreadingHTTPServer } from "../src/server/http_server.js";
+import { ThreadingHTTPSServer } from "../src/server/https_server.js";
+import type { RequestHandlerClass } from "../src/socketserver/servers.js";
+import { exchange, serve, sleep, type ServerClass } from "./helpers.js";
 import { collect, openSocket, parseResponses, waitFor } from "./hostile.js";
 
 const BIG_CHUNK = Buffer.alloc(1024 * 1024, 0x61);
@@ -279,3 +285,189 @@ test("expired connections free their handler slot: the server is not left holdin
   }
 });
 
+
+/** A server of `Timed` handlers with `max_connections` set. */
+async function startLimited(maxConnections: number, settings: Parameters<typeof start>[0]) {
+  class Handler extends Timed {
+    static override logged: string[] = [];
+  }
+  Object.assign(Handler, settings);
+  class Limited extends ThreadingHTTPServer {
+    override max_connections = maxConnections;
+  }
+  const running = await serve(Handler, Limited as unknown as ServerClass);
+  return { running, Handler };
+}
+
+test("the header deadline runs from accept: silent connections queued beyond max_connections do not hold back a client behind them", async () => {
+  const { running, Handler } = await startLimited(5, { header_timeout: 1 });
+  const silent = await Promise.all(Array.from({ length: 55 }, () => openSocket(running.port)));
+  try {
+    assert.ok(await waitFor(() => running.server._pending.length === 50), "50 wait in the accept queue");
+    const started = Date.now();
+    const reply = await exchange(running.port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", { timeoutMs: 15_000 });
+    const seconds = (Date.now() - started) / 1000;
+    assert.match(reply.toString("latin1"), OK);
+    // Counted from when each was handled, the queue would add (55 / 5) x 1 s = 11 s.
+    assert.ok(seconds < 4, `served after ${seconds} s`);
+    assert.ok(await waitFor(() => Handler.logged.length === 56));
+    assert.equal(Handler.logged.filter((line) => line === "Request timed out: no complete request line and headers within 1 second").length, 55);
+  } finally {
+    for (const socket of silent) socket.destroy();
+    await running.close();
+  }
+});
+
+test("a request sent in full while it waited in the accept queue is served, though its header deadline passed meanwhile", async () => {
+  const { running, Handler } = await startLimited(1, { header_timeout: 0.5 });
+  const holder = await openSocket(running.port); // silent: holds the only slot until it times out
+  try {
+    assert.ok(await waitFor(() => running.server._handlers.size === 1));
+    const started = Date.now();
+    const reply = await exchange(running.port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", { timeoutMs: 10_000 });
+    assert.match(reply.toString("latin1"), OK);
+    assert.ok(Date.now() - started >= 400, "it waited for the slot");
+    assert.deepEqual(Handler.logged, ["Request timed out: no complete request line and headers within 0.5 seconds", '"GET / HTTP/1.1" 200 -']);
+  } finally {
+    holder.destroy();
+    await running.close();
+  }
+});
+
+test("a queued connection that sent only part of its head by its deadline is cut off as soon as it is handled", async () => {
+  const { running, Handler } = await startLimited(1, { header_timeout: 0.5 });
+  const holder = await openSocket(running.port);
+  try {
+    assert.ok(await waitFor(() => running.server._handlers.size === 1));
+    const partial = await openSocket(running.port);
+    const reply = collect(partial);
+    partial.write("GET / HTTP/1.1\r\nX: 1\r\n");
+    await reply.closed;
+    assert.equal(reply.data().length, 0);
+    assert.deepEqual(Handler.logged, [
+      "Request timed out: no complete request line and headers within 0.5 seconds",
+      "Request timed out: no complete request line and headers within 0.5 seconds",
+    ]);
+  } finally {
+    holder.destroy();
+    await running.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// body_timeout: a request body that stops arriving
+
+/** What the upload handlers below saw: the bytes each kept, and how its read ended. */
+let uploads: { kept: number; discarded: boolean; error: string | null }[] = [];
+
+/** POST reads its body in pieces (`read_body()`, or `rfile.read()` for /raw), "saving" each. */
+class Uploads extends Timed {
+  async do_POST() {
+    const upload = { kept: 0, discarded: false, error: null as string | null };
+    uploads.push(upload);
+    try {
+      const length = Number(this.headers.get("Content-Length"));
+      while (upload.kept < length) {
+        const piece = this.path === "/raw" ? await this.rfile.read(Math.min(4, length - upload.kept)) : await this.read_body(4);
+        if (piece.length === 0) break;
+        upload.kept += piece.length;
+      }
+    } catch (error) {
+      // What a real upload does: remove what it wrote, then let the error end the request.
+      upload.error = (error as Error).name;
+      upload.discarded = true;
+      throw error;
+    }
+    this.send_response(200);
+    this.send_header("Content-Length", "2");
+    this.end_headers();
+    await this.wfile.write("ok");
+  }
+}
+
+async function startUploads(settings: Partial<Record<"body_timeout" | "header_timeout" | "timeout", number | null>>, ServerClass?: ServerClass) {
+  class Handler extends Uploads {
+    static override logged: string[] = [];
+  }
+  Object.assign(Handler, settings);
+  uploads = [];
+  return { running: await serve(Handler, ServerClass), Handler };
+}
+
+for (const [protocol, path] of [["HTTP/1.1", "/read_body"], ["HTTP/1.0", "/raw"]] as const) {
+  test(`${protocol}: a body that stops arriving is cut off after body_timeout, logged once; the handler's read rejects (${path})`, async () => {
+    const { running, Handler } = await startUploads({ body_timeout: 0.5 });
+    const socket = await openSocket(running.port);
+    try {
+      const reply = collect(socket);
+      const started = Date.now();
+      socket.write(`POST ${path} ${protocol}\r\nContent-Length: 100\r\n\r\n0123456789`);
+      assert.ok(await waitFor(reply.isClosed, 5000), "cut off");
+      const seconds = (Date.now() - started) / 1000;
+      assert.ok(seconds > 0.4 && seconds < 5, `cut off after ${seconds} s`);
+      assert.equal(reply.data().length, 0, "nothing is answered");
+      assert.ok(await waitFor(() => uploads[0]?.discarded === true));
+      assert.deepEqual(uploads, [{ kept: 8, discarded: true, error: "TimeoutError" }]);
+      assert.deepEqual(Handler.logged, [`Request timed out: the client stopped sending for 0.5 seconds while receiving "POST ${path} ${protocol}"`]);
+    } finally {
+      socket.destroy();
+      await running.close();
+    }
+  });
+}
+
+test("a body sent slowly but steadily is not cut off: body_timeout is between bytes, not for the whole body", async () => {
+  const { running, Handler } = await startUploads({ body_timeout: 0.5 });
+  try {
+    const socket = await openSocket(running.port);
+    const reply = collect(socket);
+    socket.write("POST / HTTP/1.1\r\nContent-Length: 10\r\nConnection: close\r\n\r\n");
+    await trickle(socket, "0123456789", 200); // 2 s in all: four times body_timeout
+    await reply.closed;
+    assert.match(reply.data().toString("latin1"), OK);
+    assert.deepEqual(Handler.logged, ['"POST / HTTP/1.1" 200 -']);
+  } finally {
+    await running.close();
+  }
+});
+
+test("body_timeout null, or Python's timeout set, leaves a stalled body alone", async () => {
+  for (const settings of [{ body_timeout: null }, { body_timeout: 0.3, timeout: 60 }]) {
+    const { running, Handler } = await startUploads(settings);
+    try {
+      const socket = await openSocket(running.port);
+      const reply = collect(socket);
+      socket.write("POST / HTTP/1.1\r\nContent-Length: 8\r\n\r\n0123");
+      await sleep(1200);
+      assert.equal(reply.isClosed(), false, JSON.stringify(settings));
+      socket.write("4567");
+      assert.ok(await waitFor(() => OK.test(reply.data().toString("latin1"))));
+      socket.destroy();
+      assert.deepEqual(Handler.logged, ['"POST / HTTP/1.1" 200 -']);
+    } finally {
+      await running.close();
+    }
+  }
+});
+
+test("over TLS too, a body that stops arriving is cut off after body_timeout", async () => {
+  const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/tls/${name}`, import.meta.url));
+  class TLS extends ThreadingHTTPSServer {
+    constructor(address: [string, number], Handler: RequestHandlerClass) {
+      super(address, Handler, true, { certfile: fixture("cert.pem"), keyfile: fixture("key.pem") });
+    }
+  }
+  const { running, Handler } = await startUploads({ body_timeout: 0.5 }, TLS as unknown as ServerClass);
+  const socket = tlsConnect({ port: running.port, host: "127.0.0.1", rejectUnauthorized: false });
+  try {
+    const reply = collect(socket);
+    socket.write("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc");
+    assert.ok(await waitFor(reply.isClosed, 5000), "cut off");
+    assert.equal(reply.data().length, 0);
+    assert.ok(await waitFor(() => Handler.logged.length === 1));
+    assert.deepEqual(Handler.logged, ['Request timed out: the client stopped sending for 0.5 seconds while receiving "POST / HTTP/1.1"']);
+  } finally {
+    socket.destroy();
+    await running.close();
+  }
+});

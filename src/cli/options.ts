@@ -98,6 +98,12 @@ export interface CommandLine {
   keepalive_timeout?: number | null;
   /** `--write-timeout SECONDS`: the handler's `write_timeout`. */
   write_timeout?: number | null;
+  /** `--body-timeout SECONDS`: the handler's `body_timeout`. */
+  body_timeout?: number | null;
+  /** `--max-header-size BYTES`: the handler's `max_header_size`. */
+  max_header_size?: number;
+  /** `--max-header-memory BYTES`: the server's `max_header_memory`. */
+  max_header_memory?: number;
   /** `--max-connections N`: the server's `max_connections` (which the server fits to the open-files limit). */
   max_connections?: number;
   /** `--shutdown-grace SECONDS`: the server's `shutdown_grace`, for Ctrl-C and SIGTERM. */
@@ -261,12 +267,36 @@ const OPTIONS: readonly OptionSpec[] = [
       help: "drop a client that stops reading a response for SECONDS (default: 60; 0: no limit)",
     },
     {
+      flags: ["--body-timeout"],
+      dest: "body_timeout",
+      kind: "value",
+      metavar: "SECONDS",
+      convert: timeoutSeconds,
+      help: "cut off a client that sends no byte of a request body being read for SECONDS (default: 60; 0: no limit)",
+    },
+    {
       flags: ["--max-connections"],
       dest: "max_connections",
       kind: "value",
       metavar: "N",
       convert: connectionCount,
       help: "handle at most N connections at once; more wait (default: 10000, fewer if ulimit -n is low)",
+    },
+    {
+      flags: ["--max-header-size"],
+      dest: "max_header_size",
+      kind: "value",
+      metavar: "BYTES",
+      convert: byteCount,
+      help: "answer 431 to a request line and headers over BYTES in all (default: 1048576)",
+    },
+    {
+      flags: ["--max-header-memory"],
+      dest: "max_header_memory",
+      kind: "value",
+      metavar: "BYTES",
+      convert: byteCount,
+      help: "hold at most BYTES for requests still arriving, in all; past it, larger ones get 431 (default: 134217728)",
     },
     {
       flags: ["--shutdown-grace"],
@@ -404,6 +434,13 @@ export function graceSeconds(text: string): number {
 export function connectionCount(text: string): number {
   const count = pyInt(text);
   if (count < 1n) throw new RangeError(`${count} is not a number of connections (1 or more)`);
+  return count > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(count);
+}
+
+/** `--max-header-size`, `--max-header-memory`: what Python's `int()` accepts, from 1. */
+export function byteCount(text: string): number {
+  const count = pyInt(text);
+  if (count < 1n) throw new RangeError(`${count} is not a number of bytes (1 or more)`);
   return count > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(count);
 }
 
@@ -549,7 +586,16 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     additions: parser.options.some((spec) => spec.group === BEYOND_PYTHON && values[spec.dest] !== undefined),
   };
   // The reliability flags, only when given (see `CommandLine`).
-  for (const name of ["header_timeout", "keepalive_timeout", "write_timeout", "max_connections", "shutdown_grace"] as const) {
+  for (const name of [
+    "header_timeout",
+    "keepalive_timeout",
+    "write_timeout",
+    "body_timeout",
+    "max_connections",
+    "max_header_size",
+    "max_header_memory",
+    "shutdown_grace",
+  ] as const) {
     if (values[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = values[name];
   }
   if (values["no_follow_symlinks"] === true) options.follow_symlinks = false;

@@ -99,6 +99,10 @@ export function chooseServer(command: CommandLine, options: ChooseOptions = {}):
     // Read when connections come and at shutdown, so setting them on the new server is enough.
     if (command.max_connections !== undefined) server.max_connections = command.max_connections;
     if (command.shutdown_grace !== undefined) server.shutdown_grace = command.shutdown_grace;
+    // The budget is the whole run's: the --workers processes share it.
+    const headerMemory = command.max_header_memory ?? server.max_header_memory;
+    if (options.shared_listen && command.workers > 1) server.max_header_memory = Math.floor(headerMemory / command.workers);
+    else if (command.max_header_memory !== undefined) server.max_header_memory = headerMemory;
     return server;
   };
   if (!command.tls_cert) {
@@ -129,9 +133,10 @@ type CommandLineHandler = typeof SimpleHTTPRequestHandler & DirectoryHandlerClas
  * A new subclass of `CGIHTTPRequestHandler` (`--cgi`) or `SimpleHTTPRequestHandler`, with the
  * options of the command line set as its class attributes (`etag`, `cors`, `extra_headers`,
  * `cache_control`, `compress`, `precompressed`, `spa`, `listing`, `charset`, `dotfiles`, `upload`,
- * `upload_overwrite`, `upload_mkdir`, `auth`, `auth_scope`, and when given `upload_max`, `header_timeout`,
- * `keepalive_timeout`, `write_timeout`, `follow_symlinks`; `serve()` sets `protocol_version`), with
- * no request log for `--quiet`, and live reload for `--watch`. A class per run: programs that
+ * `upload_overwrite`, `upload_mkdir`, `auth`, `auth_scope`, and when given `upload_max`,
+ * `header_timeout`, `keepalive_timeout`, `write_timeout`, `body_timeout`, `max_header_size`,
+ * `follow_symlinks`; `serve()` sets `protocol_version`), with no request log for `--quiet`, and
+ * live reload for `--watch`. A class per run: programs that
  * import the library and run the command line keep their classes as they were.
  */
 export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub | null = null): CommandLineHandler {
@@ -166,6 +171,8 @@ export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub 
   if (command.header_timeout !== undefined) Handler.header_timeout = command.header_timeout;
   if (command.keepalive_timeout !== undefined) Handler.keepalive_timeout = command.keepalive_timeout;
   if (command.write_timeout !== undefined) Handler.write_timeout = command.write_timeout;
+  if (command.body_timeout !== undefined) Handler.body_timeout = command.body_timeout;
+  if (command.max_header_size !== undefined) Handler.max_header_size = command.max_header_size;
   if (command.follow_symlinks !== undefined) Handler.follow_symlinks = command.follow_symlinks;
   return Handler as unknown as CommandLineHandler;
 }

@@ -2,6 +2,10 @@
  * Request headers as `http.client.parse_headers` reads them: lines are read with Python's limits
  * (65,536 bytes a line, 100 lines counting the blank one), decoded as Latin-1 and parsed by the
  * rules of the `email` package's compat32 parser, into a case-insensitive `HTTPMessage`.
+ *
+ * The server reads them strictly (`HeaderRules`): a field line compat32 would read as the end of
+ * the headers or as two lines is refused (`BadHeaderLine`), and the bytes a head holds while it
+ * arrives are metered. `parse_headers()` itself stays Python's.
  */
 import { strip } from "../py/text.js";
 
@@ -20,6 +24,26 @@ export class LineTooLong extends HTTPException {
   override name = "LineTooLong";
   constructor(lineType: string) {
     super(`got more than ${MAXLINE} bytes when reading ${lineType}`);
+  }
+}
+
+/**
+ * A request head larger than the server takes (not in Python): past the handler's
+ * `max_header_size`, or past its share of the server's `max_header_memory`. Answered with 431.
+ */
+export class HeadersTooLarge extends HTTPException {
+  override name = "HeadersTooLarge";
+}
+
+/**
+ * A field line the server refuses (not in Python): no colon, a byte in the name other than a
+ * visible ASCII character (a space before the colon, a NUL), or a CR that does not end the line.
+ * `line` is the line without its line break.
+ */
+export class BadHeaderLine extends HTTPException {
+  override name = "BadHeaderLine";
+  constructor(readonly line: string) {
+    super("bad header line");
   }
 }
 
@@ -134,6 +158,17 @@ export interface LineSource {
 
 export type MessageFactory<M extends HTTPMessage = HTTPMessage> = new () => M;
 
+/** How the server reads a request's headers, beyond `parse_headers` (not in Python). */
+export interface HeaderRules {
+  /** Refuse malformed field lines with `BadHeaderLine` rather than read them as compat32 does. */
+  strict: boolean;
+  /**
+   * Called before each wait for a header line that is not buffered yet (never when the whole
+   * block is): the place to meter what an unfinished head holds, and to throw to stop reading it.
+   */
+  waiting?: () => void;
+}
+
 /**
  * `http.client.parse_headers(fp, _class)`: reads header lines up to the blank line (or EOF) and
  * parses them. Throws `LineTooLong` or `HTTPException` as Python does.
@@ -147,24 +182,49 @@ export async function parse_headers<M extends HTTPMessage = HTTPMessage>(
 
 /**
  * `parse_headers`, returning the message itself (no Promise to await) when the whole header
- * block is already buffered, as it is for nearly every request.
+ * block is already buffered, as it is for nearly every request. `rules` are the server's.
  */
-export function parseHeadersSoon<M extends HTTPMessage = HTTPMessage>(fp: LineSource, _class?: MessageFactory<M>): M | Promise<M> {
+export function parseHeadersSoon<M extends HTTPMessage = HTTPMessage>(
+  fp: LineSource,
+  _class?: MessageFactory<M>,
+  rules?: HeaderRules,
+): M | Promise<M> {
   const factory = (_class ?? HTTPMessage) as MessageFactory<M>;
   const lines: string[] = [];
   for (;;) {
     const line = fp.readlineIfBuffered?.(MAXLINE + 1);
-    if (!line) return readHeaderLines(fp, lines).then(() => parseHeaderLines(lines, factory));
-    if (addHeaderLine(lines, line)) return parseHeaderLines(lines, factory);
+    if (!line) return readHeaderLines(fp, lines, rules).then(() => headersOf(lines, factory, rules));
+    if (addHeaderLine(lines, line)) return headersOf(lines, factory, rules);
   }
 }
 
-/** Reads the rest of the header lines into `lines`, waiting for them as they come. */
-async function readHeaderLines(fp: LineSource, lines: string[]): Promise<void> {
-  for (;;) {
-    const line = fp.readlineIfBuffered?.(MAXLINE + 1) ?? (await fp.readline(MAXLINE + 1));
-    if (addHeaderLine(lines, line)) return;
+/**
+ * Reads the rest of the header lines into `lines`, waiting for them as they come. No line is held
+ * in this async function's own frame, which keeps what it held while suspended: a line of 64 KiB
+ * (or the socket read it is a slice of) would stay alive for as long as the head takes.
+ */
+async function readHeaderLines(fp: LineSource, lines: string[], rules: HeaderRules | undefined): Promise<void> {
+  const add = (line: Buffer) => addHeaderLine(lines, line);
+  while (!addBufferedLines(fp, lines)) {
+    rules?.waiting?.();
+    if (await fp.readline(MAXLINE + 1).then(add)) return;
   }
+}
+
+/** Adds the lines already buffered; true once the block has ended. */
+function addBufferedLines(fp: LineSource, lines: string[]): boolean {
+  for (;;) {
+    const line = fp.readlineIfBuffered?.(MAXLINE + 1);
+    if (!line) return false;
+    if (addHeaderLine(lines, line)) return true;
+  }
+}
+
+/** The message, from lines checked first when the rules are strict. */
+function headersOf<M extends HTTPMessage>(lines: string[], factory: MessageFactory<M>, rules: HeaderRules | undefined): M {
+  if (!rules?.strict) return parseHeaderLines(lines, factory);
+  checkFieldLines(lines);
+  return parseHeaderLines(lines, factory, true);
 }
 
 /** Adds one raw line; true once it ends the block. Throws on a line too long or too many lines. */
@@ -179,10 +239,14 @@ function isBlankOrEnd(line: Buffer): boolean {
   return line.length === 0 || (line.length === 1 && line[0] === 0x0a) || (line.length === 2 && line[0] === 0x0d && line[1] === 0x0a);
 }
 
-/** Parses decoded header lines by the compat32 `email` parser's rules. */
-export function parseHeaderLines<M extends HTTPMessage>(httpLines: string[], factory: MessageFactory<M>): M {
+/**
+ * Parses decoded header lines by the compat32 `email` parser's rules. Lines that passed
+ * `checkFieldLines` (`checked`) are all field lines or continuations up to the blank one: the
+ * passes that find where compat32 would cut them are skipped.
+ */
+export function parseHeaderLines<M extends HTTPMessage>(httpLines: string[], factory: MessageFactory<M>, checked = false): M {
   const message = new factory();
-  const lines = headerSection(splitUniversalNewlines(httpLines));
+  const lines = checked ? httpLines : headerSection(splitUniversalNewlines(httpLines));
   let name = "";
   let pieces: string[] = [];
   const flush = () => {
@@ -193,6 +257,7 @@ export function parseHeaderLines<M extends HTTPMessage>(httpLines: string[], fac
   for (let lineno = 0; lineno < lines.length; lineno++) {
     const line = lines[lineno]!;
     const first = line.charCodeAt(0);
+    if (checked && (first === 0x0d || first === 0x0a || line.length === 0)) break; // only the blank line, once checked
     if (first === 0x20 || first === 0x09) {
       // A continuation line folds into the previous header; one at the top is a defect, dropped.
       if (name) pieces.push(line);
@@ -207,6 +272,45 @@ export function parseHeaderLines<M extends HTTPMessage>(httpLines: string[], fac
   }
   flush();
   return message;
+}
+
+/**
+ * Refuses (`BadHeaderLine`) a line that is not a field line — a name of visible ASCII characters
+ * other than `:` (so no space before the colon, RFC 9112 §5.1), then a colon — nor a continuation
+ * (a line starting with a space or tab, obs-fold: folded in as compat32 does), or that holds a CR
+ * anywhere but just before its LF (§2.2). compat32 would read such a line as the end of the
+ * headers, dropping those after it, or split it in two: a proxy reading it otherwise would see
+ * different headers than we do (request smuggling).
+ */
+export function checkFieldLines(lines: string[]): void {
+  for (const line of lines) {
+    if (line === "\r\n" || line === "\n" || line === "") return; // the blank line
+    const first = line.charCodeAt(0);
+    let valueStart = 0;
+    if (first !== 0x20 && first !== 0x09) {
+      valueStart = nameEnd(line) + 1;
+      if (valueStart <= 1) throw new BadHeaderLine(withoutLineBreak(line));
+    }
+    const cr = line.indexOf("\r", valueStart);
+    if (cr >= 0 && (cr !== line.length - 2 || line.charCodeAt(cr + 1) !== 0x0a)) {
+      throw new BadHeaderLine(withoutLineBreak(line));
+    }
+  }
+}
+
+/** The index of the colon ending a field name of visible ASCII characters; -1 if there is none. */
+function nameEnd(line: string): number {
+  for (let i = 0; i < line.length; i++) {
+    const code = line.charCodeAt(i);
+    if (code === 0x3a) return i;
+    if (code < 0x21 || code > 0x7e) return -1;
+  }
+  return -1;
+}
+
+function withoutLineBreak(line: string): string {
+  if (line.endsWith("\r\n")) return line.slice(0, -2);
+  return line.endsWith("\n") ? line.slice(0, -1) : line;
 }
 
 /**

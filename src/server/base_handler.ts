@@ -20,7 +20,16 @@ import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { SocketTimeoutError } from "../socketserver/reader.js";
 import { ConnectionClosedError, SocketWriter, WRITTEN } from "../socketserver/writer.js";
-import { HTTPMessage, HTTPException, LineTooLong, parseHeadersSoon, type MessageFactory } from "../http/message.js";
+import {
+  BadHeaderLine,
+  HTTPMessage,
+  HTTPException,
+  HeadersTooLarge,
+  LineTooLong,
+  parseHeadersSoon,
+  type HeaderRules,
+  type MessageFactory,
+} from "../http/message.js";
 import { FramingError, NO_BODY, requestFraming } from "../http/framing.js";
 import { ChunkedEncodingError } from "../http/chunked.js";
 import { RequestBody, RequestBodyError, type BodyOptions } from "./request_body.js";
@@ -57,6 +66,12 @@ export const DEFAULT_ERROR_CONTENT_TYPE = "text/html;charset=utf-8";
 
 /** The longest request line, in bytes, terminator included; one byte more gives 414. */
 const MAX_REQUEST_LINE = 65536;
+
+/**
+ * A request head up to this size is never refused for the server's `max_header_memory`: a
+ * well-behaved client is not turned away because others hold the budget.
+ */
+const HEAD_SHARE_FLOOR = 64 * 1024;
 
 /** Status codes whose responses carry no body (`send_error` sends no page for them). */
 const BODILESS = new Set([204, 205, 304]);
@@ -118,11 +133,25 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
    */
   static write_timeout: number | null = 60;
   /**
+   * Seconds a read of the request body (`rfile.read()`, `read_body()`, a CGI script's stdin) may
+   * wait between two bytes from the client; past it the connection is closed, logged once, and
+   * the read rejects with a `TimeoutError`. `null`: no limit (Python's behaviour).
+   * @default 60
+   */
+  static body_timeout: number | null = 60;
+  /**
    * Bytes of request body the handler left unread that are read and dropped so the connection
    * can carry another request; a longer rest closes the connection instead.
    * @default 1048576 (1 MiB)
    */
   static drain_limit = 1 << 20;
+  /**
+   * Bytes a request's line and headers may take in all; a longer head gets 431. Python's own
+   * limits (65,536 bytes a line, 100 lines) apply first and allow heads of up to 6.5 MB. While
+   * heads arrive, the bytes they hold also count against the server's `max_header_memory`.
+   * @default 1048576 (1 MiB)
+   */
+  static max_header_size = 1 << 20;
 
   server_version: string = (this.constructor as HandlerClass).server_version;
   sys_version: string = (this.constructor as HandlerClass).sys_version;
@@ -137,7 +166,9 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   header_timeout: number | null = (this.constructor as HandlerClass).header_timeout;
   keepalive_timeout: number | null = (this.constructor as HandlerClass).keepalive_timeout;
   write_timeout: number | null = (this.constructor as HandlerClass).write_timeout;
+  body_timeout: number | null = (this.constructor as HandlerClass).body_timeout;
   drain_limit: number = (this.constructor as HandlerClass).drain_limit;
+  max_header_size: number = (this.constructor as HandlerClass).max_header_size;
 
   // Per-request state, as Python names it.
   raw_requestline: Buffer = Buffer.alloc(0);
@@ -161,6 +192,18 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   private deadline = 0;
   /** `rfile.received` when the connection went idle: a change means the next request began. */
   private idleMark = 0;
+  /** Handled after its header deadline had passed: cut off after one turn of the event loop. */
+  private overdue = false;
+  /** While the handler waits to read: `rfile.received` when a sweep last saw bytes come, and then. */
+  private readMark = 0;
+  private readSince = 0;
+
+  /** `rfile.consumed` where the current request began. */
+  private headStart = 0;
+  /** Bytes this request's unfinished head counts against the server's `max_header_memory`. */
+  private headHeld = 0;
+  /** Headers are read strictly, and metered while they arrive piece by piece. */
+  private readonly headerRules: HeaderRules = { strict: true, waiting: () => this.meterHead() };
 
   /** The current request's body; null when it has none. */
   private requestBody: RequestBody | null = null;
@@ -171,19 +214,43 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
     super(request, client_address, server);
   }
 
-  /** Also starts the deadlines, unless Python's `timeout` is set (it then governs alone). */
+  /**
+   * Also starts the deadlines, unless Python's `timeout` is set (it then governs alone). The
+   * header deadline runs from when the connection was accepted (queued), so waiting for a free
+   * slot counts: a burst of silent connections beyond `max_connections` cannot hold back those
+   * behind it for longer than one header timeout.
+   */
   override setup(): void {
     super.setup();
     const sweeper = this.server?._sweeper;
-    const timeouts = [this.header_timeout, this.keepalive_timeout, this.write_timeout].filter((t) => t !== null);
+    const timeouts = [this.header_timeout, this.keepalive_timeout, this.write_timeout, this.body_timeout].filter((t) => t !== null);
     if (this.timeout === null && sweeper && timeouts.length > 0) {
       sweeper.watch(this, Math.min(...timeouts) * 1000);
       this.watched = true;
     }
-    this.arm(Phase.Headers);
+    const now = Date.now();
+    this.arm(Phase.Headers, this.server?._queuedAt?.get(this.request) ?? now);
+    if (this.deadline !== 0 && this.deadline <= now) this.lastChance();
+  }
+
+  /**
+   * A connection handled only after its header deadline passed (it waited in the accept queue):
+   * what it sent meanwhile waits in the kernel, and is read in the next turn of the event loop.
+   * Once that turn is over (after the poll phase that reads it), it is cut off unless its request
+   * line and headers were complete. The sweep leaves it alone until then.
+   */
+  private lastChance(): void {
+    this.deadline = 0;
+    this.overdue = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        if (this.overdue && this.phase === Phase.Headers) this.expire(headerTimeoutMessage(this.header_timeout!));
+      }),
+    );
   }
 
   override finish(): void {
+    this.overdue = false;
     if (this.watched) this.server._sweeper.unwatch(this);
     this.watched = false;
     super.finish();
@@ -203,8 +270,9 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
       // The first request's header deadline runs from the connection's start (see setup()).
       if (this.phase === Phase.Handling) this.arm(this.idle ? Phase.Idle : Phase.Headers);
       this.responded = false;
-      // A Python-style rfile (a BytesIO in a test) has only readline().
-      const line = this.rfile.readlineIfBuffered?.(MAX_REQUEST_LINE + 1) ?? (await this.rfile.readline(MAX_REQUEST_LINE + 1));
+      this.headStart = this.rfile.consumed ?? 0;
+      const next = this.readRequestLine();
+      const line = next instanceof Promise ? await next : next;
       this.idle = false;
       this.raw_requestline = line;
       if (line.length > MAX_REQUEST_LINE) {
@@ -233,6 +301,17 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
     } catch (error) {
       if (!this.handleConnectionError(error)) throw error;
     }
+  }
+
+  /**
+   * The request line, `detached()` from the buffer it came in. Not read in `handle_one_request`
+   * itself: a value an async function once held can stay in its suspended frame, and the slice
+   * would keep its whole socket read alive for the whole request.
+   */
+  private readRequestLine(): Buffer | Promise<Buffer> {
+    // A Python-style rfile (a BytesIO in a test) has only readline().
+    const line = this.rfile.readlineIfBuffered?.(MAX_REQUEST_LINE + 1);
+    return line ? detached(line) : Promise.resolve(this.rfile.readline(MAX_REQUEST_LINE + 1)).then(detached);
   }
 
   /**
@@ -326,6 +405,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   /** Enters `phase` and starts its deadline (if the sweep watches this connection). */
   private arm(phase: Phase, now?: number): void {
     this.phase = phase;
+    this.overdue = false;
     if (phase === Phase.Idle) this.idleMark = this.rfile.received;
     if (!this.watched) return;
     const seconds = phase === Phase.Idle ? this.keepalive_timeout : this.header_timeout;
@@ -334,6 +414,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
 
   private disarm(): void {
     this.phase = Phase.Handling;
+    this.overdue = false;
     this.deadline = 0;
   }
 
@@ -347,6 +428,10 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
       this.expire(`Request timed out: the client stopped reading for ${seconds(this.write_timeout)} while sending "${this.requestline}"`);
       return;
     }
+    if (this.phase === Phase.Handling && this.body_timeout !== null && this.readStalled(now)) {
+      this.expire(`Request timed out: the client stopped sending for ${seconds(this.body_timeout)} while receiving "${this.requestline}"`);
+      return;
+    }
     if (this.phase === Phase.Idle && this.rfile.received !== this.idleMark) {
       this.arm(Phase.Headers, now); // the next request has begun
       return;
@@ -355,10 +440,29 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
     if (this.phase === Phase.Idle) {
       this.expire(null); // the normal end of an idle keep-alive connection: not worth a line
     } else if (this.phase === Phase.Headers) {
-      this.expire(`Request timed out: no complete request line and headers within ${seconds(this.header_timeout!)}`);
+      this.expire(headerTimeoutMessage(this.header_timeout!));
     } else {
       this.expire(`Request timed out: the unread request body took more than ${seconds(this.header_timeout!)}`);
     }
+  }
+
+  /**
+   * Whether the handler has been waiting to read for `body_timeout` with no byte arriving: from
+   * the first sweep that sees it wait (or a byte arrive), so never early, and late by at most two
+   * sweep periods. Costs nothing on the read path.
+   */
+  private readStalled(now: number): boolean {
+    const rfile = this.rfile;
+    if (!rfile.waiting) {
+      this.readSince = 0;
+      return false;
+    }
+    if (this.readSince === 0 || rfile.received !== this.readMark) {
+      this.readMark = rfile.received;
+      this.readSince = now;
+      return false;
+    }
+    return now - this.readSince >= this.body_timeout! * 1000;
   }
 
   /** Logs `message` (unless null), then closes the connection; whatever the handler awaits fails. */
@@ -432,9 +536,19 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
       return true;
     }
     try {
-      const headers = parseHeadersSoon(this.rfile, this.MessageClass);
+      const headers = parseHeadersSoon(this.rfile, this.MessageClass, this.headerRules);
       this.headers = headers instanceof Promise ? await headers : headers;
+      if (this.rfile.consumed - this.headStart > this.max_header_size) throw this.headTooLarge();
     } catch (error) {
+      if (error instanceof BadHeaderLine) {
+        // Not in Python, which reads on (see checkFieldLines): refused, and the connection closes.
+        this.send_error(400, `Bad header line (${pyRepr(error.line)})`);
+        return false;
+      }
+      if (error instanceof HeadersTooLarge) {
+        this.send_error(431, null, error.message);
+        return false;
+      }
       if (error instanceof LineTooLong) {
         this.send_error(431, "Line too long", error.message);
         return false;
@@ -444,6 +558,8 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
         return false;
       }
       throw error;
+    } finally {
+      if (this.headHeld !== 0) this.releaseHead();
     }
     if (!this.frameBody()) return false;
 
@@ -460,6 +576,35 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
       if (!(await this.handle_expect_100())) return false;
     }
     return true;
+  }
+
+  /**
+   * While a head arrives piece by piece (before each wait for a header line): counts the bytes it
+   * holds against the server's `max_header_memory`, and stops it — `HeadersTooLarge`, a 431 —
+   * once it is over `max_header_size`, or over 64 KiB while the server is over its budget.
+   */
+  private meterHead(): void {
+    const held = this.rfile.received - this.headStart;
+    if (held > this.max_header_size) throw this.headTooLarge();
+    const server = this.server;
+    if (!server) return;
+    server._headerBytes += held - this.headHeld;
+    this.headHeld = held;
+    if (held > HEAD_SHARE_FLOOR && server._headerBytes > server.max_header_memory) {
+      throw new HeadersTooLarge(
+        `got more than ${HEAD_SHARE_FLOOR} bytes when reading the request line and headers, while unfinished requests hold more than ${server.max_header_memory} bytes`,
+      );
+    }
+  }
+
+  private headTooLarge(): HeadersTooLarge {
+    return new HeadersTooLarge(`got more than ${this.max_header_size} bytes when reading the request line and headers`);
+  }
+
+  /** The head is complete (or failed): its bytes no longer count against the server's budget. */
+  private releaseHead(): void {
+    if (this.server) this.server._headerBytes -= this.headHeld;
+    this.headHeld = 0;
   }
 
   /**
@@ -657,6 +802,20 @@ function methodName(command: string): string {
     if (command.length <= 32 && methodNames.size < 64) methodNames.set(command, name);
   }
   return name;
+}
+
+/**
+ * `line` itself, or a copy when it is a small part of a large buffer (a socket read of 64 KiB
+ * that goes on with the headers): kept for the whole request, the slice would keep all of it.
+ */
+function detached(line: Buffer): Buffer {
+  const size = line.buffer.byteLength;
+  return size > 8192 && line.length * 2 < size ? Buffer.from(line) : line;
+}
+
+/** The line logged when a request line and headers did not arrive within `timeout` seconds. */
+function headerTimeoutMessage(timeout: number): string {
+  return `Request timed out: no complete request line and headers within ${seconds(timeout)}`;
 }
 
 /** `30 seconds`, `1 second`, `0.5 seconds`. */

@@ -359,6 +359,7 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
     const length = contentLength(this.headers.get("content-length"));
     let termination: Termination | null = null;
     let finished = false; // exited, and its output pipes closed
+    let bodyLost = false; // the request body stopped arriving: the script was ended for it
     const deadline = new Deadline(this.cgi_timeout, () => finished || termination?.start());
     try {
       let child: ChildProcess;
@@ -374,14 +375,25 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
         if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode]);
         else child.once("exit", (code, signal) => resolve([code, signal]));
       });
-      const body = this.pipeBody(length, child.stdin!, deadline.expired);
+      // A body cut off (the client timed out or went away) is never handed over as if whole: the
+      // script is ended, so it cannot act on part of an upload.
+      const body = this.pipeBody(length, child.stdin!, deadline.expired).then((whole) => {
+        if (whole) return;
+        if (!finished && child.exitCode === null && child.signalCode === null) {
+          bodyLost = true;
+          termination!.start(); // signalled before its stdin closes: it never reads an early end
+        }
+        child.stdin!.destroy();
+      });
       // The output ends when every process holding the pipes has closed them: a background
       // child the script left running keeps the reply open, until the timeout ends it too.
       await Promise.all([this.forwardOutput(child.stdout!), this.logErrors(child.stderr!)]);
       const [code, signal] = await exited;
       finished = true;
       await body;
-      if (termination.signal) {
+      if (termination.signal && bodyLost) {
+        this.log_error(`CGI script ended with ${termination.signal}: its request body was cut off`);
+      } else if (termination.signal) {
         const unit = this.cgi_timeout === 1 ? "second" : "seconds";
         this.log_error(`CGI script timed out after ${this.cgi_timeout} ${unit} and was killed with ${termination.signal}`);
       } else if (signal) {
@@ -399,8 +411,10 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
    * Reads exactly `length` bytes of request body (fewer if the connection ends) and writes them to
    * the script's stdin, then closes it. Once the script stops reading, the rest is still read and
    * dropped, so a client still sending is never left blocked. Gives up when `stop` settles.
+   * Resolves false when reading failed (a body timeout, a reset), leaving stdin open for the
+   * caller to end the script first.
    */
-  private async pipeBody(length: number, stdin: Writable | null, stop: Promise<null>): Promise<void> {
+  private async pipeBody(length: number, stdin: Writable | null, stop: Promise<null>): Promise<boolean> {
     let sink = stdin;
     stdin?.on("error", () => (sink = null)); // EPIPE: the script closed its stdin or exited
     let remaining = length;
@@ -412,10 +426,10 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
         if (sink && !sink.write(chunk)) await Promise.race([writable(sink), stop]);
       }
     } catch {
-      // The connection failed: nothing more will arrive.
-    } finally {
-      if (sink && !sink.destroyed) sink.end();
+      return false; // the connection failed: nothing more will arrive
     }
+    if (sink && !sink.destroyed) sink.end();
+    return true;
   }
 
   /** Copies the script's stdout to the client, each write awaited. HTTP/0.9 gets the body only. */

@@ -6,12 +6,21 @@
  * Bytes are held as the socket delivered them (no copying until a read spans chunks), and the socket
  * is paused while more than `highWaterMark` bytes wait unread, so a client cannot make the server
  * buffer without bound: only a read that asks for more resumes it.
+ *
+ * A client sending a byte per TCP segment must not cost more than one sending the same bytes at
+ * once: small chunks arriving behind unread bytes are copied into a buffer of our own (a Buffer
+ * per byte held about 500 bytes of memory), and a line is searched for from where the last search
+ * stopped, never from its start (which made such a line's cost quadratic).
  */
 import type { Duplex } from "node:stream";
 import { describeValue } from "./address.js";
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = 0x0a;
+/** Chunks up to this size that arrive behind unread bytes are copied rather than kept. */
+const SMALL_CHUNK = 1024;
+/** The size of the buffers small chunks are copied into. */
+const COALESCE_SIZE = 16 * 1024;
 
 /** Python's `TimeoutError('timed out')`, raised by reads and writes when `timeout` expires. */
 export class SocketTimeoutError extends Error {
@@ -26,6 +35,12 @@ export class SocketReader {
   private buffered = 0;
   /** Bytes at the start of the buffer already known to hold no newline. */
   private scanned = 0;
+  /** Where the next search for a newline resumes: a chunk's index, and that chunk's offset. */
+  private scanIndex = 0;
+  private scanOffset = 0;
+  /** Our own buffer that small chunks are copied into; its first `tailEnd` bytes are used. */
+  private tail: Buffer = EMPTY;
+  private tailEnd = 0;
   private ended = false;
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
@@ -56,13 +71,19 @@ export class SocketReader {
     return this.received - this.buffered;
   }
 
+  /** True while a read waits for bytes from the peer. */
+  get waiting(): boolean {
+    return this.wake !== null;
+  }
+
   /** True once the peer has finished sending (or the socket failed) and every byte was read. */
   get atEnd(): boolean {
     return this.buffered === 0 && (this.ended || this.failure !== null);
   }
 
   private readonly onData = (chunk: Buffer) => {
-    this.chunks.push(chunk);
+    if (chunk.length <= SMALL_CHUNK && this.chunks.length > 0) this.append(chunk);
+    else this.chunks.push(chunk);
     this.buffered += chunk.length;
     this.received += chunk.length;
     if (this.buffered > this.highWaterMark && !this.wake) this.pause();
@@ -78,6 +99,32 @@ export class SocketReader {
     this.failure ??= error;
     this.notify();
   };
+
+  /**
+   * Adds a small chunk behind unread bytes by copying it into `tail`: onto the end of the last
+   * chunk when that ends where the used part of `tail` does, else as a chunk of its own there. A
+   * new `tail` is made when the chunk does not fit.
+   */
+  private append(chunk: Buffer): void {
+    let tail = this.tail;
+    const start = this.tailEnd;
+    if (start + chunk.length > tail.length) {
+      // Not from Buffer's shared pool: `tail.buffer` must be ours alone (and start at offset 0).
+      tail = this.tail = Buffer.allocUnsafeSlow(COALESCE_SIZE);
+      this.tailEnd = chunk.copy(tail, 0);
+      this.chunks.push(tail.subarray(0, this.tailEnd));
+      return;
+    }
+    chunk.copy(tail, start);
+    this.tailEnd = start + chunk.length;
+    const last = this.chunks.length - 1;
+    const previous = this.chunks[last]!;
+    if (previous.buffer === tail.buffer && previous.byteOffset + previous.length === start) {
+      this.chunks[last] = tail.subarray(previous.byteOffset, this.tailEnd);
+    } else {
+      this.chunks.push(tail.subarray(start, this.tailEnd));
+    }
+  }
 
   private notify(): void {
     const wake = this.wake;
@@ -142,6 +189,8 @@ export class SocketReader {
     }
     this.buffered -= n;
     this.scanned = Math.max(0, this.scanned - n);
+    this.scanIndex = 0;
+    this.scanOffset = 0;
     if (this.paused && this.buffered <= this.highWaterMark) {
       this.paused = false;
       this.socket.resume();
@@ -149,21 +198,27 @@ export class SocketReader {
     return out;
   }
 
-  /** The length of the next line (through `\n`) if buffered within `limit`, else -1. */
+  /**
+   * The length of the next line (through `\n`) if buffered within `limit`, else -1. The search
+   * resumes where the last one stopped: at the last chunk it reached, which may have grown since.
+   */
   private lineLength(limit: number): number {
-    let offset = 0;
-    for (const chunk of this.chunks) {
+    const chunks = this.chunks;
+    let offset = this.scanOffset;
+    for (let index = this.scanIndex; index < chunks.length; index++) {
+      const chunk = chunks[index]!;
+      this.scanIndex = index;
+      this.scanOffset = offset;
       const end = offset + chunk.length;
       if (end > this.scanned) {
-        const from = Math.max(0, this.scanned - offset);
-        const at = chunk.indexOf(NEWLINE, from);
+        const at = chunk.indexOf(NEWLINE, this.scanned - offset);
         if (at >= 0) return Math.min(offset + at + 1, limit);
+        this.scanned = end;
       }
+      if (end >= limit) return limit;
       offset = end;
-      if (offset >= limit) return limit;
     }
-    this.scanned = this.buffered;
-    return this.buffered >= limit ? limit : -1;
+    return -1;
   }
 
   /**

@@ -49,11 +49,26 @@ export abstract class BaseServer<A = Address> {
   static max_connections = 10_000;
   /** Seconds `graceful_close()` gives requests in flight before closing their connections. @default 10 */
   static shutdown_grace = 10;
+  /**
+   * Bytes that requests still arriving may hold in all (HTTP heads: request line and headers).
+   * Past it, a request holding more than 64 KiB is refused as it grows (431 for HTTP), so many
+   * clients that never finish their requests cannot exhaust memory. Python has no such limit.
+   * @default 134217728 (128 MiB)
+   */
+  static max_header_memory = 128 * 1024 * 1024;
 
   /** Seconds `handle_request()` waits for a connection; `null` waits forever. */
   timeout: number | null = null;
   max_connections: number = (this.constructor as ServerClass).max_connections;
   shutdown_grace: number = (this.constructor as ServerClass).shutdown_grace;
+  max_header_memory: number = (this.constructor as ServerClass).max_header_memory;
+  /** Bytes held now by requests still arriving, as their handlers report them (`max_header_memory`). */
+  _headerBytes = 0;
+  /**
+   * When each connection entered the accept queue (`Date.now()`): a handler's first deadline runs
+   * from there, so time spent waiting for a slot counts against `header_timeout`.
+   */
+  readonly _queuedAt = new WeakMap<Socket, number>();
   /** Where the server listens: `[host, port]` for TCP and UDP, a path for Unix sockets. */
   server_address: A;
   RequestHandlerClass: RequestHandlerClass;
@@ -322,6 +337,7 @@ export abstract class BaseServer<A = Address> {
       request.destroy();
       return;
     }
+    this._queuedAt.set(request, Date.now());
     this._pending.push([request, client_address]);
     if (this._canHandle()) this._wake(true);
   }
