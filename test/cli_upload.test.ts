@@ -284,6 +284,19 @@ describe("the binary receiving files", () => {
     });
   });
 
+  test("--body-timeout: an upload that stops arriving is cut off, logged once, and leaves nothing", TIMEOUT, async () => {
+    const dir = folder();
+    await withServer(["--upload", "--body-timeout", "0.5", "-b", "127.0.0.1", "-d", dir, "0"], async ({ port, proc }) => {
+      const socket = await openSocket(port);
+      const reply = collect(socket);
+      socket.write("PUT /slow.bin HTTP/1.0\r\nContent-Length: 1000000\r\n\r\n" + "x".repeat(1000));
+      await reply.closed;
+      await waitFor(() => proc.stderr().includes("Request timed out"), "the timeout's line", proc);
+      assert.match(proc.stderr(), /Request timed out: the client stopped sending for 0\.5 seconds while receiving "PUT \/slow\.bin HTTP\/1\.0"\n/);
+      assert.deepEqual(readdirSync(dir), []);
+    });
+  });
+
   test("--quiet: no upload line either", TIMEOUT, async () => {
     const dir = folder();
     await withServer(["--upload", "--quiet", "-b", "127.0.0.1", "-d", dir, "0"], async ({ port, proc }) => {

@@ -42,7 +42,9 @@ function site(files: Record<string, string> = {}): string {
   return dir;
 }
 
-type Options = Partial<Pick<SimpleHTTPRequestHandler, "upload" | "upload_overwrite" | "upload_mkdir" | "upload_max" | "dotfiles" | "follow_symlinks" | "listing" | "timeout">>;
+type Options = Partial<
+  Pick<SimpleHTTPRequestHandler, "upload" | "upload_overwrite" | "upload_mkdir" | "upload_max" | "dotfiles" | "follow_symlinks" | "listing" | "timeout" | "body_timeout">
+>;
 
 /** A handler class serving `dir` over HTTP/1.1 with uploads on (and `options`), logging to `logged`. */
 function uploader(dir: string, options: Options = {}, Base: typeof SimpleHTTPRequestHandler<any> = SimpleHTTPRequestHandler) {
@@ -546,7 +548,29 @@ describe("faults leave nothing behind", () => {
     });
   });
 
-  test("a client that stalls mid-upload is cut off by the timeout: nothing written", async () => {
+  test("a client that stops sending mid-upload is cut off by body_timeout, logged once: nothing written (PUT, and a form mid-file)", async () => {
+    const dir = site();
+    await withServer(dir, { body_timeout: 0.4 }, async ({ port }) => {
+      logged.length = 0;
+      const put = await openSocket(port);
+      const putReply = collect(put);
+      put.write("PUT /stalled.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + "a".repeat(50_000));
+      const form = multipart([["file", "first.txt", "complete"], ["file", "second.bin", Buffer.alloc(100_000)]]);
+      const post = await openSocket(port);
+      const postReply = collect(post);
+      post.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: ${form.type}\r\nContent-Length: ${form.body.length}\r\n\r\n`);
+      post.write(form.body.subarray(0, form.body.length - 50_000));
+      await Promise.all([putReply.closed, postReply.closed]);
+      await waitFor(() => openUploadCount() === 0, "the uploads to end");
+      assert.deepEqual(names(dir), []);
+      assert.deepEqual(logged.filter((line) => line.startsWith("Request timed out")).sort(), [
+        'Request timed out: the client stopped sending for 0.4 seconds while receiving "POST / HTTP/1.1"',
+        'Request timed out: the client stopped sending for 0.4 seconds while receiving "PUT /stalled.bin HTTP/1.1"',
+      ]);
+    });
+  });
+
+  test("a client that stalls mid-upload is cut off by Python's socket timeout too: nothing written", async () => {
     const dir = site();
     await withServer(dir, { timeout: 0.3 }, async ({ port }) => {
       logged.length = 0;
