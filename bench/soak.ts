@@ -6,8 +6,9 @@
  * 10): files of 1 KiB to 1 MiB, listings, 404s and redirects, over keep-alive and one-request
  * connections, with slow readers, clients that reset mid-file and clients that stall then leave.
  * Then, unless `--no-extremes`: a 1 GB upload nobody reads, a 1 GB file uploaded as a form and
- * written to disk by `form()` (its peak RSS must stay flat), and 1,000 clients that stop reading a
- * 100 MiB file.
+ * written to disk by `form()` (its peak RSS must stay flat), a 1 GB `PUT` written to disk by the
+ * upload feature (a second server with `upload` on; checked on disk), and 1,000 clients that stop
+ * reading a 100 MiB file.
  *
  * It reports the errors clients saw (must be 0), the server's RSS over time (must be flat), its
  * open file descriptors once the load is gone (back to the idle count), and what it logged.
@@ -69,7 +70,16 @@ async function serve(directory: string): Promise<void> {
   const server = new ThreadingHTTPServer(["127.0.0.1", 0], Handler.with_directory(directory));
   await server.ready;
   const loop = server.serve_forever();
-  process.stdout.write(`port ${server.server_address[1]}\n`);
+  // The upload feature gets a server of its own, so the load above meets Python's handler unchanged.
+  class Uploads extends SimpleHTTPRequestHandler {
+    static override protocol_version = "HTTP/1.1";
+    static override upload = true;
+    static override upload_max = null;
+  }
+  const uploads = new ThreadingHTTPServer(["127.0.0.1", 0], Uploads.with_directory(`${directory}-uploads`));
+  await uploads.ready;
+  const uploadLoop = uploads.serve_forever();
+  process.stdout.write(`port ${server.server_address[1]}\nuploads ${uploads.server_address[1]}\n`);
   // The live heap, measured after a full collection: what a leak would make grow.
   const gc = (globalThis as { gc?: () => void }).gc;
   process.on("SIGUSR2", () => {
@@ -77,8 +87,8 @@ async function serve(directory: string): Promise<void> {
     process.stdout.write(`heap ${process.memoryUsage().heapUsed}\n`);
   });
   process.once("SIGTERM", async () => {
-    await server.graceful_close();
-    await loop;
+    await Promise.all([server.graceful_close(), uploads.graceful_close()]);
+    await Promise.all([loop, uploadLoop]);
   });
 }
 
@@ -92,6 +102,7 @@ interface Fixture {
 
 function makeFixture(): Fixture {
   const root = mkdtempSync(join(tmpdir(), "simplehttp-soak-"));
+  mkdirSync(`${root}-uploads`);
   const sizes = new Map<string, number>();
   for (const [name, size] of [["1k.bin", 1024], ["64k.bin", 64 * 1024], ["1m.bin", MiB]] as const) {
     writeFileSync(join(root, name), Buffer.alloc(size, 0x61));
@@ -336,13 +347,11 @@ async function uploadNobodyReads(port: number, bytes: number): Promise<number> {
 }
 
 /**
- * Uploads `bytes` of one file as multipart/form-data to /upload, as fast as the server takes it;
- * resolves with the server's reply and the highest RSS (MiB) of `pid` seen meanwhile.
+ * Sends `head`, `bytes` of body and `tail` to `port` as fast as the server takes them; resolves
+ * with the server's reply, the highest RSS (MiB) of `pid` sampled every 100 ms meanwhile, and the
+ * seconds it took.
  */
-async function formUpload(port: number, bytes: number, pid: number): Promise<{ reply: string; peak: number }> {
-  const boundary = "soakBoundary";
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
-  const tail = `\r\n--${boundary}--\r\n`;
+async function streamUpload(port: number, pid: number, head: string, bytes: number, tail = ""): Promise<{ reply: string; peak: number; seconds: number }> {
   const socket = new Socket();
   await new Promise<void>((resolve, reject) => {
     socket.once("error", reject);
@@ -353,10 +362,8 @@ async function formUpload(port: number, bytes: number, pid: number): Promise<{ r
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   let peak = rssMiB(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
-  socket.write(
-    `POST /upload HTTP/1.1\r\nHost: soak\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n` +
-      `Content-Length: ${head.length + bytes + tail.length}\r\nConnection: close\r\n\r\n${head}`,
-  );
+  const started = Date.now();
+  socket.write(head);
   const chunk = Buffer.alloc(MiB, 0x62);
   for (let sent = 0; sent < bytes && !socket.destroyed; sent += chunk.length) {
     if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), closed]);
@@ -364,7 +371,25 @@ async function formUpload(port: number, bytes: number, pid: number): Promise<{ r
   socket.end(tail);
   await closed;
   clearInterval(sampler);
-  return { reply, peak };
+  return { reply, peak, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Uploads `bytes` of one file as multipart/form-data to /upload (the soak handler's `form()`). */
+function formUpload(port: number, bytes: number, pid: number): Promise<{ reply: string; peak: number }> {
+  const boundary = "soakBoundary";
+  const part = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  const head =
+    `POST /upload HTTP/1.1\r\nHost: soak\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n` +
+    `Content-Length: ${part.length + bytes + tail.length}\r\nConnection: close\r\n\r\n${part}`;
+  return streamUpload(port, pid, head, bytes, tail);
+}
+
+/** `PUT /1g.bin` of `bytes` to the upload server (the upload feature): its status line, peak RSS and seconds. */
+async function uploadToDisk(port: number, pid: number, bytes: number): Promise<{ status: string; peak: number; seconds: number }> {
+  const head = `PUT /1g.bin HTTP/1.1\r\nHost: soak\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`;
+  const { reply, peak, seconds } = await streamUpload(port, pid, head, bytes);
+  return { status: reply.split("\r\n", 1)[0]!, peak, seconds };
 }
 
 async function stalledReaders(port: number, count: number): Promise<Socket[]> {
@@ -408,6 +433,7 @@ async function main(): Promise<number> {
   try {
     if (!(await settle(() => /port \d+/.test(stdout), 10_000))) throw new Error("the server did not start");
     const port = Number(/port (\d+)/.exec(stdout)![1]);
+    const uploadPort = Number(/uploads (\d+)/.exec(stdout)![1]);
     const pid = child.pid!;
     await sleep(500);
     const idleFds = openFds(pid);
@@ -447,6 +473,7 @@ async function main(): Promise<number> {
     const flat = samples.length < 3 || average(last, 1) <= average(middle, 1) * 1.1 + 4;
 
     let extremes = "";
+    let uploadOk = true;
     if (options.extremes) {
       const before = rssMiB(pid);
       const sent = await uploadNobodyReads(port, 1024 * MiB);
@@ -454,6 +481,12 @@ async function main(): Promise<number> {
       const form = await formUpload(port, 1024 * MiB, pid);
       const afterForm = rssMiB(pid);
       const formBody = form.reply.slice(form.reply.indexOf("\r\n\r\n") + 4).trim();
+      const written = await uploadToDisk(uploadPort, pid, 1024 * MiB);
+      const uploaded = join(`${fixture.root}-uploads`, "1g.bin");
+      const size = statSync(uploaded, { throwIfNoEntry: false })?.size ?? 0;
+      rmSync(uploaded, { force: true });
+      const afterPut = rssMiB(pid);
+      uploadOk = written.status === "HTTP/1.1 201 Created" && size === 1024 * MiB;
       const readers = await stalledReaders(port, 1000);
       await sleep(5000);
       const withReaders = rssMiB(pid);
@@ -462,6 +495,9 @@ async function main(): Promise<number> {
         `1 GB upload nobody reads: ${(sent / MiB).toFixed(0)} MiB sent, RSS ${before.toFixed(1)} → ${afterUpload.toFixed(1)} MiB\n` +
         `1 GB file uploaded as a form, written to disk by form(): ${form.reply.split("\r\n")[0]}, ${formBody} bytes; ` +
         `RSS ${afterUpload.toFixed(1)} → peak ${form.peak.toFixed(1)} → ${afterForm.toFixed(1)} MiB\n` +
+        `1 GB PUT written to disk by the upload feature: ${written.status}, ${(size / MiB).toFixed(0)} MiB on disk in ` +
+        `${written.seconds.toFixed(1)} s; RSS ${afterForm.toFixed(1)} → peak ${written.peak.toFixed(1)} → ${afterPut.toFixed(1)} MiB` +
+        ` — ${uploadOk ? "OK" : "FAILED"}\n` +
         `1,000 stalled readers of 100 MiB: RSS ${afterForm.toFixed(1)} → ${withReaders.toFixed(1)} MiB`;
     }
 
@@ -497,12 +533,13 @@ async function main(): Promise<number> {
     console.log(`open fds: ${idleFds} idle before, ${endFds} after — ${endFds <= idleFds ? "back to idle" : "LEAKED"}`);
     console.log(`server log: ${logLines.length} lines, ${tracebacks} tracebacks; exit status ${code} after SIGTERM`);
     for (const [kind, n] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${String(n).padStart(8)}  ${kind}`);
-    const ok = counts.errors === 0 && flat && endFds <= idleFds && tracebacks === 0 && code === 0;
+    const ok = counts.errors === 0 && flat && endFds <= idleFds && tracebacks === 0 && code === 0 && uploadOk;
     console.log(ok ? "\nsoak: OK" : "\nsoak: FAILED");
     return ok ? 0 : 1;
   } finally {
     child.kill("SIGKILL");
     rmSync(fixture.root, { recursive: true, force: true });
+    rmSync(`${fixture.root}-uploads`, { recursive: true, force: true });
     rmSync(logPath, { force: true });
   }
 }

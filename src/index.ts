@@ -27,3 +27,8 @@ export type { BinaryReader, BinaryWriter } from "./socketserver/handlers.js";
 export { BytesIO } from "./py/io.js";
 /** Python's `format % args` (printf-style), for `log_message` overrides; `pyRepr` is `repr()` for `%r`. */
 export { percentFormat, pyRepr } from "./py/format.js";
+
+// Uploads and Basic authentication (`upload`, `auth`: README "Receiving files").
+export { removeStaleUploads, type SweepOptions } from "./features/atomic_write.js";
+export { parseSize } from "./features/upload.js";
+export { readAuthFile, type AuthScope } from "./features/auth.js";

@@ -8,7 +8,7 @@
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
@@ -378,6 +378,184 @@ describe("in Chromium", () => {
       const [scrollWidth, clientWidth] = (await page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")) as number[];
       assert.ok(scrollWidth! <= clientWidth!, `scrollWidth ${scrollWidth} > clientWidth ${clientWidth}`);
       assert.equal(clientWidth, 375);
+    });
+  });
+
+  describe("uploads (--upload)", () => {
+    /** A browser for the tests that need a context of their own (credentials, no JavaScript). */
+    let separate: import("playwright-core").Browser | null = null;
+    after(async () => {
+      await separate?.close();
+    });
+
+    async function newContext(t: TestContext, options: import("playwright-core").BrowserContextOptions): Promise<Page | null> {
+      if (!browser) {
+        t.skip(unavailable);
+        return null;
+      }
+      const { chromium } = await import("playwright-core");
+      separate ??= await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+      const context = await separate.newContext(options);
+      t.after(() => context.close());
+      return context.newPage();
+    }
+
+    /**
+     * What the progress list showed, across the reload that ends a batch: each change of it, as
+     * the rows' texts (name, state) and their bars' values, kept in sessionStorage.
+     */
+    const RECORD_PROGRESS = `addEventListener("DOMContentLoaded", () => {
+      const list = document.getElementById("upload-progress");
+      if (!list) return;
+      new MutationObserver(() => {
+        const seen = JSON.parse(sessionStorage.getItem("seen") || "[]");
+        seen.push([...list.querySelectorAll("li")].map((li) => [li.textContent, li.querySelector("progress")?.value ?? null]));
+        sessionStorage.setItem("seen", JSON.stringify(seen));
+      }).observe(list, { subtree: true, childList: true, characterData: true, attributes: true });
+    });`;
+
+    type Seen = [text: string, value: number | null][][];
+    const progressSeen = async (page: Page) => JSON.parse((await page.evaluate("sessionStorage.getItem('seen') || '[]'")) as string) as Seen;
+
+    /** Slows the page's uploads to `bytesPerSecond`, so that a progress bar has time to move. */
+    async function throttleUploads(page: Page, bytesPerSecond: number): Promise<void> {
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send("Network.enable");
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
+    }
+
+    async function chooseAndUpload(page: Page, files: { name: string; buffer: Buffer }[]): Promise<void> {
+      const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.click("#upload input[type=file]")]);
+      await chooser.setFiles(files.map(({ name, buffer }) => ({ name, mimeType: "application/octet-stream", buffer })));
+      await page.click("#upload button");
+    }
+
+    test("files picked with the chooser go up one by one, each with a moving progress bar, then the listing shows them", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const dir = site("upload-chooser", { "existing.txt": "x\n" });
+      const { port } = await serving(t, ["--upload", "-b", "127.0.0.1", "-d", dir, "0"]);
+      await page.addInitScript(RECORD_PROGRESS);
+      await page.goto(`http://127.0.0.1:${port}/`);
+      assert.ok(await page.locator("#upload-hint").isVisible(), "the drop hint shows once the script runs");
+      await throttleUploads(page, 1024 * 1024);
+      const files = [
+        { name: "first.bin", buffer: Buffer.alloc(600_000, 1) },
+        { name: "naïve café.txt", buffer: Buffer.from("accents\n") },
+      ];
+      await chooseAndUpload(page, files);
+      await page.waitForSelector("li a:text-is('first.bin')", { timeout: 60_000 });
+      assert.deepEqual(await page.locator("li a").allTextContents(), ["existing.txt", "first.bin", "naïve café.txt"]);
+      for (const { name, buffer } of files) assert.deepEqual(readFileSync(join(dir, name)), buffer);
+      const seen = await progressSeen(page);
+      const firstRow = seen.map((rows) => rows[0]).filter((row) => row !== undefined);
+      const partial = firstRow.filter(([, value]) => value !== null && value > 0 && value < 1);
+      assert.ok(partial.length > 0, `the bar moved between 0 and 1: ${JSON.stringify(firstRow)}`);
+      assert.ok(firstRow.some(([text]) => /^first\.bin\d+ %$/.test(text) && !text.endsWith("0 %")), "a percentage was shown");
+      const last = seen[seen.length - 1]!;
+      assert.deepEqual(last.map(([text]) => text), ["first.binuploaded", "naïve café.txtuploaded"]);
+    });
+
+    test("files dropped on the page are uploaded", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const dir = site("upload-drop", { "here.txt": "h\\n" });
+      const { port } = await serving(t, ["--upload", "-b", "127.0.0.1", "-d", dir, "0"]);
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.evaluate(`(() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["dropped\\n"], "dropped.txt", { type: "text/plain" }));
+        document.body.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+        document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+      })()`);
+      await page.waitForSelector("li a:text-is('dropped.txt')");
+      assert.equal(readFileSync(join(dir, "dropped.txt"), "utf8"), "dropped\n");
+    });
+
+    test("a file the server refuses is shown in words, and the page stays for them to be read", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const dir = site("upload-refused", { "taken.txt": "old\n" });
+      const { port } = await serving(t, ["--upload", "-b", "127.0.0.1", "-d", dir, "0"]);
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await chooseAndUpload(page, [
+        { name: "taken.txt", buffer: Buffer.from("new\n") },
+        { name: "fresh.txt", buffer: Buffer.from("fresh\n") },
+      ]);
+      await page.waitForSelector("#upload-progress a");
+      assert.deepEqual(await page.locator("#upload-progress li").allTextContents(), [
+        "taken.txtrefused: a file of that name exists",
+        "fresh.txtuploaded",
+        "reload the listing",
+      ]);
+      assert.equal(readFileSync(join(dir, "taken.txt"), "utf8"), "old\n");
+      assert.equal(readFileSync(join(dir, "fresh.txt"), "utf8"), "fresh\n");
+    });
+
+    for (const listing of ["python", "rich"]) {
+      test(`without JavaScript, the plain form of the ${listing} listing posts the files and comes back to the listing (303)`, TIMEOUT, async (t) => {
+        const dir = site(`upload-nojs-${listing}`, { "here.txt": "h\n" });
+        const { port } = await serving(t, ["--upload", "--listing", listing, "-b", "127.0.0.1", "-d", dir, "0"]);
+        const page = await newContext(t, { javaScriptEnabled: false });
+        if (!page) return;
+        const errors: string[] = [];
+        page.on("console", (message) => {
+          if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico")) errors.push(message.text());
+        });
+        const url = `http://127.0.0.1:${port}/?sort=name`;
+        await page.goto(url);
+        assert.equal(await page.locator("#upload-hint").isVisible(), false, "the drop hint needs the script");
+        await page.setInputFiles("#upload input[type=file]", [
+          { name: "plain one.txt", mimeType: "text/plain", buffer: Buffer.from("one\n") },
+          { name: "two.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(100_000, 2) },
+        ]);
+        const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST"), page.click("#upload button")]);
+        assert.equal(response.status(), 303);
+        await page.waitForURL(url);
+        const links = listing === "rich" ? "td a" : "li a";
+        assert.deepEqual((await page.locator(links).allTextContents()).filter((name) => name !== "../"), ["here.txt", "plain one.txt", "two.bin"]);
+        assert.equal(readFileSync(join(dir, "plain one.txt"), "utf8"), "one\n");
+        assert.deepEqual(readFileSync(join(dir, "two.bin")), Buffer.alloc(100_000, 2));
+        assert.deepEqual(errors, [], "no CSP violation for the form's post");
+      });
+    }
+
+    test("with --auth: the browser logs in, and its uploads carry the credentials; without them, 401", TIMEOUT, async (t) => {
+      const dir = site("upload-auth", { "here.txt": "h\\n" });
+      const { port } = await serving(t, ["--upload", "--auth", "me:s3cret pass", "-b", "127.0.0.1", "-d", dir, "0"]);
+      const anonymous = await newContext(t, {});
+      if (!anonymous) return;
+      // (A page without credentials cannot be navigated headless: the challenge fails the load.)
+      const refused = await anonymous.request.get(`http://127.0.0.1:${port}/`);
+      assert.equal(refused.status(), 401);
+      assert.equal(refused.headers()["www-authenticate"], 'Basic realm="simplehttp", charset="UTF-8"');
+      const page = (await newContext(t, { httpCredentials: { username: "me", password: "s3cret pass" } }))!;
+      assert.equal((await page.goto(`http://127.0.0.1:${port}/`))!.status(), 200);
+      await chooseAndUpload(page, [{ name: "private.txt", buffer: Buffer.from("mine\n") }]);
+      await page.waitForSelector("li a:text-is('private.txt')");
+      assert.equal(readFileSync(join(dir, "private.txt"), "utf8"), "mine\n");
+    });
+
+    test("--dev --upload: under the rich listing's policy and live reload, a batch goes up whole (the reloads wait), with no console error or CSP violation", TIMEOUT, async (t) => {
+      const page = await newPage(t);
+      if (!page) return;
+      const dir = site("upload-dev", { "readme.txt": "r\n" });
+      const server = await serving(t, ["--dev", "--upload", "-b", "127.0.0.1", "-d", dir, "0"]);
+      const errors: string[] = [];
+      page.on("console", (message) => {
+        if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico")) errors.push(message.text());
+      });
+      page.on("pageerror", (error) => errors.push(error.message));
+      await page.goto(`http://127.0.0.1:${server.port}/`);
+      await waitFor(() => server.proc.stderr().includes('"GET /__simplehttp/livereload HTTP/1.1" 200'), "the page's event stream", server.proc);
+      // Each file takes about half a second: the reload its arrival sends comes while the next goes up.
+      await throttleUploads(page, 256 * 1024);
+      const files = ["one.bin", "two.bin", "three.bin"].map((name, i) => ({ name, buffer: Buffer.alloc(120_000, i + 1) }));
+      await chooseAndUpload(page, files);
+      await page.waitForSelector("td a:text-is('three.bin')", { timeout: 60_000 });
+      for (const { name, buffer } of files) assert.deepEqual(readFileSync(join(dir, name)), buffer, name);
+      assert.match(server.proc.stderr(), /uploaded \/one\.bin \(120000 bytes\)\n[\s\S]*uploaded \/two\.bin[\s\S]*uploaded \/three\.bin/);
+      assert.deepEqual(errors, []);
     });
   });
 

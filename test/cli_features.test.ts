@@ -76,6 +76,20 @@ beyond python -m http.server:
                         for up to SECONDS (default: 10)
   --no-follow-symlinks  answer 404 for a symbolic link that leads outside the
                         directory
+  --upload              receive files: PUT /dir/NAME, and an upload form on
+                        listings (multipart POST)
+  --upload-overwrite    let an upload replace an existing file (default: 409
+                        Conflict)
+  --upload-mkdir        let an upload create the directories its path names
+                        (default: 409 Conflict)
+  --upload-max SIZE     refuse uploads larger than SIZE bytes, or with K, M, G
+                        (default: 1G; 0: no limit)
+  --auth USER:PASSWORD  ask for this user name and password (HTTP Basic);
+                        repeatable
+  --auth-file FILE      read USER:PASSWORD lines from FILE (kept out of ps and
+                        the shell's history)
+  --auth-scope SCOPE    what --auth guards: all (default) requests, or uploads
+                        only
   --version             show the version and exit
 `;
 
@@ -152,7 +166,8 @@ describe("parseCommandLine: the additions (in-process)", () => {
     cgi: false, bind: null, directory: "/cwd", protocol: "HTTP/1.0", port: 8000, tls_cert: null, tls_key: null,
     tls_password_file: null, tls_password: null, etag: false, cors: false, headers: [], cache_control: null,
     compress: false, precompressed: false, spa: null, watch: false, open: false, quiet: false, workers: 1,
-    listing: "python", charset: null, dotfiles: true, dev: false, additions: true,
+    listing: "python", charset: null, dotfiles: true, upload: false, upload_overwrite: false, upload_mkdir: false,
+    auth: null, auth_scope: "all", dev: false, additions: true,
   };
   const cases: [args: string[], expected: Partial<CommandLine>][] = [
     [["--etag", "--cors", "--compress", "--precompressed"], { etag: true, cors: true, compress: true, precompressed: true }],

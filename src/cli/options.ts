@@ -5,6 +5,8 @@ import { ArgumentError, ArgumentParser, type OptionSpec } from "./argparse.js";
 import { maxAge, parseHeaderOption, type HeaderField } from "../features/headers.js";
 import { checkCharset } from "../features/charset.js";
 import type { ListingStyle } from "../features/rich_listing.js";
+import { describeSize, parseSize, DEFAULT_UPLOAD_MAX } from "../features/upload.js";
+import { InvalidCredentialError, checkCredential, readAuthFile, type AuthScope } from "../features/auth.js";
 import { pyRepr } from "../py/format.js";
 import { strip } from "../py/text.js";
 
@@ -20,6 +22,8 @@ export const DEV_LISTING: ListingStyle = "rich";
 export const DEV_CHARSET = "utf-8";
 /** The styles `--listing` takes. */
 export const LISTING_STYLES: readonly ListingStyle[] = ["python", "rich"];
+/** The scopes `--auth-scope` takes. */
+export const AUTH_SCOPES: readonly AuthScope[] = ["all", "uploads"];
 /** The title of the help section listing the options Python does not have. */
 export const BEYOND_PYTHON = "beyond python -m http.server";
 
@@ -71,6 +75,18 @@ export interface CommandLine {
    * each part overridden by the flag given with it.
    */
   dev: boolean;
+  /** `--upload`: the handler's `upload`. */
+  upload: boolean;
+  /** `--upload-overwrite`: the handler's `upload_overwrite`. */
+  upload_overwrite: boolean;
+  /** `--upload-mkdir`: the handler's `upload_mkdir`. */
+  upload_mkdir: boolean;
+  /** `--upload-max SIZE` when given (`null` for 0, no limit): the handler's `upload_max`. */
+  upload_max?: number | null;
+  /** `--auth USER:PASSWORD` (repeatable) and the lines of `--auth-file`: the handler's `auth`; null without either. */
+  auth: string[] | null;
+  /** `--auth-scope all|uploads`: the handler's `auth_scope`. */
+  auth_scope: AuthScope;
   /** Whether any flag beyond Python's was given: then the terminal says more than the banner. */
   additions: boolean;
 
@@ -296,6 +312,56 @@ const OPTIONS: readonly OptionSpec[] = [
       kind: "switch",
       help: "answer 404 for a symbolic link that leads outside the directory",
     },
+    {
+      flags: ["--upload"],
+      dest: "upload",
+      kind: "switch",
+      help: "receive files: PUT /dir/NAME, and an upload form on listings (multipart POST)",
+    },
+    {
+      flags: ["--upload-overwrite"],
+      dest: "upload_overwrite",
+      kind: "switch",
+      help: "let an upload replace an existing file (default: 409 Conflict)",
+    },
+    {
+      flags: ["--upload-mkdir"],
+      dest: "upload_mkdir",
+      kind: "switch",
+      help: "let an upload create the directories its path names (default: 409 Conflict)",
+    },
+    {
+      flags: ["--upload-max"],
+      dest: "upload_max",
+      kind: "value",
+      metavar: "SIZE",
+      convert: uploadSize,
+      help: `refuse uploads larger than SIZE bytes, or with K, M, G (default: ${describeSize(DEFAULT_UPLOAD_MAX).replace(" GiB", "G")}; 0: no limit)`,
+    },
+    {
+      flags: ["--auth"],
+      dest: "auth",
+      kind: "value",
+      metavar: "USER:PASSWORD",
+      append: true,
+      convert: credential,
+      help: "ask for this user name and password (HTTP Basic); repeatable",
+    },
+    {
+      flags: ["--auth-file"],
+      dest: "auth_file",
+      kind: "value",
+      metavar: "FILE",
+      help: "read USER:PASSWORD lines from FILE (kept out of ps and the shell's history)",
+    },
+    {
+      flags: ["--auth-scope"],
+      dest: "auth_scope",
+      kind: "value",
+      metavar: "SCOPE",
+      convert: authScope,
+      help: "what --auth guards: all (default) requests, or uploads only",
+    },
     { flags: ["--version"], dest: "version", kind: "version", help: "show the version and exit" },
   ]),
 ];
@@ -409,6 +475,28 @@ export function charsetName(text: string): string {
   }
 }
 
+/** `--upload-max SIZE`: bytes, or a number with K, M, G or T; 0 (no limit) is `null`. */
+export function uploadSize(text: string): number | null {
+  return parseSize(text);
+}
+
+/** `--auth USER:PASSWORD`, checked (the error never repeats the value: it holds a password). */
+function credential(text: string): string {
+  try {
+    return checkCredential(text);
+  } catch (error) {
+    throw new RangeError(`invalid credentials (${(error as Error).message})`);
+  }
+}
+
+/** `--auth-scope SCOPE`: one of `AUTH_SCOPES`. */
+export function authScope(text: string): AuthScope {
+  if (!(AUTH_SCOPES as readonly string[]).includes(text)) {
+    throw new RangeError(`invalid choice: ${pyRepr(text)} (choose from ${AUTH_SCOPES.join(", ")})`);
+  }
+  return text as AuthScope;
+}
+
 /** `--spa FILE`: any file name but an empty one. */
 function spaFile(text: string): string {
   if (text === "") throw new RangeError("expected a file name");
@@ -489,6 +577,11 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     listing: (values["listing"] as ListingStyle | undefined) ?? (dev ? DEV_LISTING : "python"),
     charset: text("charset") ?? (dev ? DEV_CHARSET : null),
     dotfiles: values["no_dotfiles"] !== true,
+    upload: values["upload"] === true,
+    upload_overwrite: values["upload_overwrite"] === true,
+    upload_mkdir: values["upload_mkdir"] === true,
+    auth: (values["auth"] as string[] | undefined) ?? null,
+    auth_scope: (values["auth_scope"] as AuthScope | undefined) ?? "all",
     dev,
     additions: parser.options.some((spec) => spec.group === BEYOND_PYTHON && values[spec.dest] !== undefined),
   };
@@ -506,8 +599,11 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     if (values[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = values[name];
   }
   if (values["no_follow_symlinks"] === true) options.follow_symlinks = false;
-  validate(options);
+  if (values["upload_max"] !== undefined) options.upload_max = values["upload_max"] as number | null;
+  validate(options, values);
   if (options.tls_password_file) options.tls_password = readPassword(options.tls_password_file);
+  const authFile = text("auth_file");
+  if (authFile !== null) options.auth = [...(options.auth ?? []), ...readCredentials(authFile)];
   return options;
 }
 
@@ -517,6 +613,16 @@ function readPassword(path: string): string {
     return strip(readFileSync(path, "utf8"));
   } catch (error) {
     throw new UsageError(`Failed to read TLS password file: ${osErrorText(error as NodeJS.ErrnoException, path)}`);
+  }
+}
+
+/** The pairs of an `--auth-file`; a file that cannot be read or used is a usage error. */
+function readCredentials(path: string): string[] {
+  try {
+    return readAuthFile(path);
+  } catch (error) {
+    if (error instanceof InvalidCredentialError) throw new UsageError(`argument --auth-file: ${path}: ${error.message}`);
+    throw new UsageError(`argument --auth-file: cannot read ${osErrorText(error as NodeJS.ErrnoException, path)}`);
   }
 }
 
@@ -536,10 +642,16 @@ const STRERROR: Record<string, string> = {
   ELOOP: "Too many levels of symbolic links",
 };
 
-/** The checks Python makes after parsing. */
-function validate(options: CommandLine): void {
+/** The checks Python makes after parsing, and ours in the same words. */
+function validate(options: CommandLine, values: Record<string, unknown>): void {
   if (!options.tls_cert && options.tls_key) throw new UsageError("--tls-key requires --tls-cert to be set");
   if (!options.tls_cert && options.tls_password_file) {
     throw new UsageError("--tls-password-file requires --tls-cert to be set");
+  }
+  for (const [dest, flag] of [["upload_overwrite", "--upload-overwrite"], ["upload_max", "--upload-max"], ["upload_mkdir", "--upload-mkdir"]]) {
+    if (values[dest!] !== undefined && !options.upload) throw new UsageError(`${flag} requires --upload to be set`);
+  }
+  if (values["auth_scope"] !== undefined && options.auth === null && values["auth_file"] === undefined) {
+    throw new UsageError("--auth-scope requires --auth or --auth-file to be set");
   }
 }

@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { PROG, UsageError, parseCommandLine, parser, usageErrorText } from "./options.js";
 import { StartupError, serve } from "./serve.js";
 import { chooseServer } from "./server.js";
-import { startupText, startupWarnings } from "./startup.js";
+import { removeLeftoverUploads, startupText, startupWarnings } from "./startup.js";
 import { isWorkerProcess, runPrimary, runWorker } from "./workers.js";
 import type { Address } from "../socketserver/address.js";
 
@@ -31,6 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   try {
     if (isWorkerProcess()) return await runWorker(command);
+    void removeLeftoverUploads(command); // once, in the primary with --workers
     if (command.workers > 1) return await runPrimary(command);
     const choice = chooseServer(command);
     const announce = (address: Address) => startupText(command, choice.scheme, address);

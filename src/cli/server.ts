@@ -11,6 +11,7 @@ import { AF_INET6, type Address } from "../socketserver/address.js";
 import type { BaseRequestHandler } from "../socketserver/handlers.js";
 import type { TCPServer } from "../socketserver/servers.js";
 import { LiveReloadHub, withLiveReload } from "../features/livereload.js";
+import { isUploadTemp } from "../features/atomic_write.js";
 import type { CommandLine } from "./options.js";
 import { StartupError } from "./serve.js";
 
@@ -88,7 +89,8 @@ export interface ChooseOptions {
  * so the library's own classes are never changed (see `handlerClassFor`).
  */
 export function chooseServer(command: CommandLine, options: ChooseOptions = {}): ServerChoice {
-  const livereload = command.watch ? new LiveReloadHub(command.directory) : null;
+  // An upload's temporary file changes nothing a page shows; its rename into place does.
+  const livereload = command.watch ? new LiveReloadHub(command.directory, command.upload ? { ignore: isUploadTemp } : {}) : null;
   const HandlerClass = handlerClassFor(command, livereload);
   if (command.cgi && options.print_warnings !== false) printWarningsAsPython();
   const withDirectory = <S extends DualStackServer>(server: S): S => {
@@ -130,8 +132,9 @@ type CommandLineHandler = typeof SimpleHTTPRequestHandler & DirectoryHandlerClas
 /**
  * A new subclass of `CGIHTTPRequestHandler` (`--cgi`) or `SimpleHTTPRequestHandler`, with the
  * options of the command line set as its class attributes (`etag`, `cors`, `extra_headers`,
- * `cache_control`, `compress`, `precompressed`, `spa`, `listing`, `charset`, `dotfiles`, and when
- * given `header_timeout`, `keepalive_timeout`, `write_timeout`, `body_timeout`, `max_header_size`,
+ * `cache_control`, `compress`, `precompressed`, `spa`, `listing`, `charset`, `dotfiles`, `upload`,
+ * `upload_overwrite`, `upload_mkdir`, `auth`, `auth_scope`, and when given `upload_max`,
+ * `header_timeout`, `keepalive_timeout`, `write_timeout`, `body_timeout`, `max_header_size`,
  * `follow_symlinks`; `serve()` sets `protocol_version`), with no request log for `--quiet`, and
  * live reload for `--watch`. A class per run: programs that
  * import the library and run the command line keep their classes as they were.
@@ -158,6 +161,12 @@ export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub 
   Handler.listing = command.listing;
   Handler.charset = command.charset;
   Handler.dotfiles = command.dotfiles;
+  Handler.upload = command.upload;
+  Handler.upload_overwrite = command.upload_overwrite;
+  Handler.upload_mkdir = command.upload_mkdir;
+  if (command.upload_max !== undefined) Handler.upload_max = command.upload_max;
+  Handler.auth = command.auth;
+  Handler.auth_scope = command.auth_scope;
   // The reliability flags, when given; otherwise the library's defaults stay.
   if (command.header_timeout !== undefined) Handler.header_timeout = command.header_timeout;
   if (command.keepalive_timeout !== undefined) Handler.keepalive_timeout = command.keepalive_timeout;

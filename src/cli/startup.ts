@@ -12,6 +12,8 @@ import { isIP } from "node:net";
 import * as posixpath from "../py/posixpath.js";
 import type { Address } from "../socketserver/address.js";
 import { PROG, type CommandLine } from "./options.js";
+import { DEFAULT_UPLOAD_MAX, describeSize } from "../features/upload.js";
+import { removeStaleUploads } from "../features/atomic_write.js";
 
 /** Addresses that mean every interface: IPv6 (with IPv4 mapped in) and IPv4 alone. */
 const ALL_IPV6 = new Set(["::", ""]);
@@ -76,6 +78,8 @@ export function featureNames(command: CommandLine): string[] {
   add(command.spa, `SPA fallback to ${command.spa}`);
   add(command.headers.length > 0, `${command.headers.length} extra header${command.headers.length === 1 ? "" : "s"}`);
   add(command.follow_symlinks === false, "symlinks kept inside");
+  add(command.upload, uploadFeature(command));
+  add(command.auth, command.auth_scope === "uploads" ? "basic auth for uploads" : "basic auth");
   add(command.quiet, "no request log");
   add(command.workers > 1, `${command.workers} workers`);
   add(command.header_timeout !== undefined, `header timeout ${seconds(command.header_timeout)}`);
@@ -84,6 +88,17 @@ export function featureNames(command: CommandLine): string[] {
   add(command.max_connections !== undefined, `at most ${command.max_connections} connections`);
   add(command.shutdown_grace !== undefined, `shutdown grace ${seconds(command.shutdown_grace)}`);
   return names;
+}
+
+/** `uploads (at most 1 GiB)`, `uploads (overwrite, mkdir, no size limit)`. */
+function uploadFeature(command: CommandLine): string {
+  const max = command.upload_max === undefined ? DEFAULT_UPLOAD_MAX : command.upload_max;
+  const details = [
+    ...(command.upload_overwrite ? ["overwrite"] : []),
+    ...(command.upload_mkdir ? ["mkdir"] : []),
+    max === null ? "no size limit" : `at most ${describeSize(max)}`,
+  ];
+  return `uploads (${details.join(", ")})`;
 }
 
 function seconds(value: number | null | undefined): string {
@@ -113,7 +128,45 @@ export function startupWarnings(command: CommandLine): string {
   if (command.spa !== null && !isFile(posixpath.join(command.directory, command.spa))) {
     warnings.push(`--spa: ${command.spa} is not a file in ${command.directory}; missing paths will get 404`);
   }
+  warnings.push(...exposureWarnings(command));
   return warnings.map((warning) => `${PROG}: warning: ${warning}\n`).join("");
+}
+
+/** Whether `-b` names this machine alone (a loopback address or `localhost`). */
+function bindsLoopback(bind: string | null): boolean {
+  return bind !== null && (bind === "localhost" || isLoopback(bind));
+}
+
+/**
+ * What `--upload` and `--auth` risk when other machines can connect: anyone may write files
+ * without `--auth`; passwords and files cross the network readable without TLS.
+ */
+export function exposureWarnings(command: CommandLine): string[] {
+  if (bindsLoopback(command.bind)) return [];
+  const where = command.bind ? `on ${command.bind}` : "on every interface";
+  const warnings: string[] = [];
+  if (command.upload && command.auth === null) warnings.push(`--upload without --auth ${where}: anyone who can reach this machine can write files into ${command.directory}`);
+  const sensitive = [command.auth !== null ? "--auth" : null, command.upload ? "--upload" : null].filter(Boolean);
+  if (sensitive.length > 0 && !command.tls_cert) {
+    warnings.push(`${sensitive.join(" and ")} without TLS ${where}: passwords and files cross the network in clear text (use --tls-cert, or -b 127.0.0.1)`);
+  }
+  return warnings;
+}
+
+/**
+ * With `--upload`: removes, in the background, the temporary files of uploads a stopped server left
+ * (killed mid-upload), and says how many on stderr when there were any.
+ */
+export function removeLeftoverUploads(command: CommandLine): Promise<void> {
+  if (!command.upload) return Promise.resolve();
+  return removeStaleUploads(command.directory).then(
+    (removed) => {
+      if (removed.length === 0) return;
+      const what = removed.length === 1 ? "1 unfinished upload" : `${removed.length} unfinished uploads`;
+      process.stderr.write(`${PROG}: removed ${what} left by a server that stopped mid-upload\n`);
+    },
+    () => {},
+  );
 }
 
 function isFile(path: string): boolean {

@@ -26,7 +26,11 @@ export function isHiddenPath(path: string): boolean {
   // Nothing to hide in a path without a dot, the common case: no decoding needed.
   if (!path.includes(".") && !path.includes("%")) return false;
   const decoded = posixpath.normpath(unquoteWithFallback(path.split("#", 1)[0]!.split("?", 1)[0]!));
-  const words = decoded.split("/").filter((word) => word !== "");
+  return hasHiddenSegment(decoded.split("/").filter((word) => word !== ""));
+}
+
+/** Whether a path given by its segments from the root (decoded) names a dotfile or goes through one. */
+export function hasHiddenSegment(words: readonly string[]): boolean {
   return words.some((word, index) => isDotName(word) && !(index === 0 && word === WELL_KNOWN));
 }
 

@@ -76,6 +76,8 @@ export interface LiveReloadOptions {
   maxStreams?: number;
   /** Where a watcher failure (or streams closed for newer ones) is reported (one line). @default a line on stderr */
   onError?: (message: string) => void;
+  /** Changes to files this says yes to (by their path in the directory) reload nothing. @default none */
+  ignore?: (filename: string) => boolean;
 }
 
 /** `LiveReloadOptions.maxStreams` by default. */
@@ -94,6 +96,7 @@ export class LiveReloadHub {
   readonly heartbeatMs: number;
   readonly maxStreams: number;
   private readonly onError: (message: string) => void;
+  private readonly ignore: ((filename: string) => boolean) | null;
   private evictedSinceLog = 0;
   private lastEvictionLog = -Infinity;
   private readonly clients = new Set<Client>();
@@ -108,6 +111,7 @@ export class LiveReloadHub {
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.maxStreams = Math.max(1, options.maxStreams ?? MAX_STREAMS);
     this.onError = options.onError ?? ((message) => process.stderr.write(`${message}\n`));
+    this.ignore = options.ignore ?? null;
   }
 
   /** How many event streams are open. */
@@ -124,7 +128,9 @@ export class LiveReloadHub {
     if (this.watcher || this.closed) return;
     try {
       // Not persistent: the watcher alone never keeps the process alive.
-      this.watcher = watch(this.directory, { recursive: true, persistent: false }, () => this.changed());
+      this.watcher = watch(this.directory, { recursive: true, persistent: false }, (_event, filename) => {
+        if (!(this.ignore && filename && this.ignore(String(filename)))) this.changed();
+      });
     } catch (error) {
       this.onError(`simplehttp: --watch cannot watch ${this.directory}: ${(error as Error).message}`);
       return;

@@ -26,6 +26,7 @@ import * as posixpath from "../py/posixpath.js";
 import type { ListingEntry, SimpleHTTPRequestHandler } from "../server/simple_handler.js";
 import {
   CONTENT_SECURITY_POLICY,
+  UPLOAD_CONTENT_SECURITY_POLICY,
   FIRST_ORDER,
   PARENT_ROW,
   fileIcon,
@@ -39,7 +40,10 @@ import {
 export type ListingStyle = "python" | "rich";
 
 /** What the listing needs of the handler. */
-export type ListingHandler = Pick<SimpleHTTPRequestHandler, "path" | "headers" | "send_response" | "send_header" | "end_headers">;
+export type ListingHandler = Pick<SimpleHTTPRequestHandler, "path" | "headers" | "send_response" | "send_header" | "end_headers"> & {
+  /** Whether the page carries the upload form (upload.ts). */
+  upload?: boolean;
+};
 
 /** How long a directory's stats are reused (while its names stay the same). */
 export const STATS_MAX_AGE_MS = 1000;
@@ -100,10 +104,11 @@ export async function sendRichListing(handler: ListingHandler, path: string, ent
   const order: SortOrder = requested === "asc" || requested === "desc" ? requested : FIRST_ORDER[sort];
 
   const snapshot = snapshotOf(path, entries);
-  const key = `${json ? "json" : "html"} ${sort} ${order} ${urlPath}`;
+  const upload = handler.upload === true && !json;
+  const key = `${json ? "json" : upload ? "html+upload" : "html"} ${sort} ${order} ${urlPath}`;
   let body = snapshot.bodies.get(key);
   if (body === undefined) {
-    body = json ? renderJson(snapshot, sort, order) : renderPage(snapshot, urlPath, sort, order);
+    body = json ? renderJson(snapshot, sort, order) : renderPage(snapshot, urlPath, sort, order, upload);
     keep(snapshot, key, body);
   }
 
@@ -112,7 +117,7 @@ export async function sendRichListing(handler: ListingHandler, path: string, ent
     handler.send_header("Content-type", "application/json");
   } else {
     handler.send_header("Content-type", "text/html; charset=utf-8");
-    handler.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+    handler.send_header("Content-Security-Policy", upload ? UPLOAD_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY);
   }
   handler.send_header("Content-Length", String(body.length));
   // The same URL answers HTML or JSON by Accept: a cache must keep them apart.
@@ -314,7 +319,7 @@ function renderJson(snapshot: Snapshot, sort: SortKey, order: SortOrder): Buffer
   return Buffer.from(`[${objects.join(",")}]\n`, "utf8");
 }
 
-function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: SortOrder): Buffer {
+function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: SortOrder, upload: boolean): Buffer {
   const decoded = unquoteWithFallback(urlPath);
   const rows = ordered(snapshot.items, sort, order).map((item) => item.row);
   if (posixpath.normpath(decoded) !== "/") rows.unshift(PARENT_ROW);
@@ -325,6 +330,7 @@ function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: S
     sort,
     order,
     rows,
+    upload,
   });
   return encodeListing(html);
 }

@@ -5,8 +5,8 @@
  * request but for its own links. Everything that does not depend on the directory (the style,
  * the script, the icons, the column headers of each sort, the policy) is built once, here.
  */
-import { createHash } from "node:crypto";
 import { LIVERELOAD_SCRIPT } from "./livereload.js";
+import { UPLOAD_FORM, UPLOAD_SCRIPT, UPLOAD_SCRIPT_HASH, UPLOAD_STYLE, UPLOAD_STYLE_HASH, hashSource } from "./upload_page.js";
 
 export type SortKey = "name" | "size" | "mtime";
 export type SortOrder = "asc" | "desc";
@@ -115,10 +115,6 @@ export function fileIcon(name: string): IconId {
   return ICON_BY_EXTENSION.get(name.slice(dot + 1).toLowerCase()) ?? "f";
 }
 
-/** `'sha256-…'` of an inline element's text, as CSP names it. */
-function hashSource(text: string): string {
-  return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
-}
 
 /** The text of the live-reload script (`--watch` adds it to every HTML page, this one included). */
 const LIVERELOAD_SOURCE = LIVERELOAD_SCRIPT.slice("<script>".length, LIVERELOAD_SCRIPT.lastIndexOf("</script>"));
@@ -128,15 +124,25 @@ const LIVERELOAD_SOURCE = LIVERELOAD_SCRIPT.slice("<script>".length, LIVERELOAD_
  * `--watch` add it), `data:` images (the tab's icon), and requests back to this server (the
  * live-reload event stream). No plugin, frame, base URL or form target.
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  `style-src ${hashSource(STYLE)}`,
-  `script-src ${hashSource(SCRIPT)} ${hashSource(LIVERELOAD_SOURCE)}`,
-  "img-src data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join("; ");
+export const CONTENT_SECURITY_POLICY = policy("", "", "'none'");
+
+/**
+ * The policy of the page with the upload form (`upload` on): also the form's style and script,
+ * and the form's own target, this server (its `PUT`s are `connect-src 'self'` already).
+ */
+export const UPLOAD_CONTENT_SECURITY_POLICY = policy(` ${UPLOAD_STYLE_HASH}`, ` ${UPLOAD_SCRIPT_HASH}`, "'self'");
+
+function policy(moreStyle: string, moreScript: string, formAction: string): string {
+  return [
+    "default-src 'none'",
+    `style-src ${hashSource(STYLE)}${moreStyle}`,
+    `script-src ${hashSource(SCRIPT)} ${hashSource(LIVERELOAD_SOURCE)}${moreScript}`,
+    "img-src data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    `form-action ${formAction}`,
+  ].join("; ");
+}
 
 /** The header row for each sort: the current column marked, and each link asking for the next order. */
 const HEADERS = new Map<string, string>();
@@ -168,6 +174,11 @@ const HEAD_START =
 const HEAD_END = `</title>\n<style>${STYLE}</style>\n</head>\n<body>\n${SPRITE}\n<header><h1>`;
 const FILTER = '</h1><input id="filter" type="search" placeholder="Filter ( / )" aria-label="Filter by name" autocomplete="off" hidden></header>\n';
 const PAGE_END = `</tbody>\n</table>\n<script>${SCRIPT}</script>\n</body>\n</html>\n`;
+// With the upload form (upload.ts): its style in the head, the form under the header, its script
+// before the page's (and so before the live-reload script, which it must wrap).
+const UPLOAD_HEAD_END = HEAD_END.replace("</style>\n", `</style>\n<style>${UPLOAD_STYLE}</style>\n`);
+const UPLOAD_FILTER = FILTER + UPLOAD_FORM;
+const UPLOAD_PAGE_END = PAGE_END.replace("<script>", `<script>${UPLOAD_SCRIPT}</script>\n<script>`);
 
 export interface PageParts {
   /** The page's title, escaped. */
@@ -180,12 +191,15 @@ export interface PageParts {
   order: SortOrder;
   /** The rows, the parent's first when there is one. */
   rows: readonly string[];
+  /** Whether the page carries the upload form (`upload` on). */
+  upload?: boolean;
 }
 
 /** The whole page. */
-export function page({ title, crumbs, summary, sort, order, rows }: PageParts): string {
+export function page({ title, crumbs, summary, sort, order, rows, upload = false }: PageParts): string {
   return (
-    HEAD_START + title + HEAD_END + crumbs + FILTER + `<p>${summary}</p>\n<table>\n` + HEADERS.get(`${sort} ${order}`)! +
-    "\n<tbody>\n" + rows.join("") + PAGE_END
+    HEAD_START + title + (upload ? UPLOAD_HEAD_END : HEAD_END) + crumbs + (upload ? UPLOAD_FILTER : FILTER) +
+    `<p>${summary}</p>\n<table>\n` + HEADERS.get(`${sort} ${order}`)! + "\n<tbody>\n" + rows.join("") +
+    (upload ? UPLOAD_PAGE_END : PAGE_END)
   );
 }

@@ -14,6 +14,7 @@ import { constants as osConstants } from "node:os";
 import { extname, resolve as resolvePath } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
+import { receiveFiles } from "../features/upload.js";
 import { SimpleHTTPRequestHandler } from "./simple_handler.js";
 import { Deadline, Termination, describe, spawnScript, writable } from "./cgi_process.js";
 import { quote, unquote } from "../py/urllib.js";
@@ -162,6 +163,7 @@ export class CGIHTTPRequestHandler extends SimpleHTTPRequestHandler {
     const cgi = await this.checkCgi();
     if (cgi === null) return;
     if (cgi) return this.run_cgi();
+    if (this.upload) return receiveFiles(this); // a form of files (features/upload.ts)
     return this.send_error(501, "Can only POST to CGI scripts");
   }
 

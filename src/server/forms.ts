@@ -120,7 +120,12 @@ export async function* parseForm(
   parser.on("error", (error: Error) => state.fail(new RequestBodyError(400, `Malformed form body (${error.message})`, { cause: error })));
   parser.on("close", () => state.finish());
 
-  void pump(body, parser, state).catch((error) => state.fail(error));
+  void pump(body, parser, state).catch((error) => {
+    state.fail(error);
+    // The body failed (cut short, reset, timed out): a file stream being read must end too, with
+    // that error, or its reader would wait for bytes that never come.
+    parser.destroy(error);
+  });
   let current: FormFile | null = null;
   try {
     for (;;) {

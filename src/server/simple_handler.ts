@@ -21,8 +21,9 @@
  * Additions (docs/FEATURES.md), which change no byte unless the request or an option asks:
  * ranges and preconditions on files (`Range`, `If-Range`, `If-Match`, `If-Unmodified-Since`),
  * and the options `etag`, `cors`, `extra_headers`, `cache_control`, `compress`, `precompressed`
- * and `spa`; `listing`, `charset` and `dotfiles`. Their logic is in src/features/ (one module
- * each); this class only calls it. How files are copied (copy_chunks.ts), paths translated
+ * and `spa`; `listing`, `charset` and `dotfiles`; `upload` and `auth`, which hook in at the
+ * constructor (`do_PUT`, `do_POST`), `parse_request`, `handle_expect_100` and `list_directory`.
+ * Their logic is in src/features/ (one module each); this class only calls it. How files are copied (copy_chunks.ts), paths translated
  * (translate_path.ts) and directories read (listdir.ts) are in files of their own.
  */
 import type { Socket } from "node:net";
@@ -49,6 +50,10 @@ import { WRITTEN } from "../socketserver/writer.js";
 import { checkCharset, withCharset } from "../features/charset.js";
 import { isHiddenPath, withoutDotfiles } from "../features/dotfiles.js";
 import { sendRichListing, type ListingStyle } from "../features/rich_listing.js";
+import { DEFAULT_UPLOAD_MAX, addUploadMethods, precheckUpload } from "../features/upload.js";
+import { UPLOAD_FOOTER } from "../features/upload_page.js";
+import { isUploadTemp } from "../features/atomic_write.js";
+import { checkAccess, checkCredentials, type AuthScope } from "../features/auth.js";
 import { copyInChunks, type Writable } from "./copy_chunks.js";
 import { translatePath } from "./translate_path.js";
 import { listSorted, statOrNull, type ListingEntry } from "./listdir.js";
@@ -243,6 +248,26 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    * @default true
    */
   static dotfiles = true;
+  /**
+   * Receive files: `PUT /dir/name`, and a multipart `POST` to a directory (the form the listings
+   * then carry); off, both get Python's `501` (features/upload.ts).
+   * @default false
+   */
+  static upload = false;
+  /** Let an upload replace an existing regular file (`204`); otherwise it is `409`. @default false */
+  static upload_overwrite = false;
+  /** Let an upload create the directories its path names; otherwise a missing one is `409`. @default false */
+  static upload_mkdir = false;
+  /** The largest upload, in bytes (`413` past it); `null`: no limit. @default 1073741824 (1 GiB) */
+  static upload_max: number | null = DEFAULT_UPLOAD_MAX;
+  /**
+   * HTTP Basic credentials, `"user:password"` strings: a request without one of them gets `401`
+   * (features/auth.ts). `null`: no authentication, as in Python.
+   * @default null
+   */
+  static auth: readonly string[] | null = null;
+  /** Which requests `auth` guards: `"all"`, or `"uploads"` (`PUT` and `POST`) only. @default "all" */
+  static auth_scope: AuthScope = "all";
 
   extensions_map: Record<string, string> = (this.constructor as SimpleHandlerClass).extensions_map;
   index_pages: readonly string[] = (this.constructor as SimpleHandlerClass).index_pages;
@@ -257,6 +282,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   listing: ListingStyle = (this.constructor as SimpleHandlerClass).listing;
   charset: string | null = checkCharset((this.constructor as SimpleHandlerClass).charset);
   dotfiles: boolean = (this.constructor as SimpleHandlerClass).dotfiles;
+  upload: boolean = (this.constructor as SimpleHandlerClass).upload;
+  upload_overwrite: boolean = (this.constructor as SimpleHandlerClass).upload_overwrite;
+  upload_mkdir: boolean = (this.constructor as SimpleHandlerClass).upload_mkdir;
+  upload_max: number | null = (this.constructor as SimpleHandlerClass).upload_max;
+  auth: readonly string[] | null = checkCredentials((this.constructor as SimpleHandlerClass).auth);
+  auth_scope: AuthScope = (this.constructor as SimpleHandlerClass).auth_scope;
+  /** Whether this request's credentials were checked (before a `100 Continue`, or after parsing). */
+  private accessChecked = false;
   /** The status of the response being written (so that a `100 Continue` gets no added headers). */
   private responseCode = 0;
   /** Headers for the next `end_headers()` (see `defer_header`). */
@@ -267,6 +300,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   constructor(request: Socket, client_address: Address, server: S, options: SimpleHTTPRequestHandlerOptions = {}) {
     super(request, client_address, server);
     this.directory = fspath(options.directory ?? (this.constructor as SimpleHandlerClass).directory ?? process.cwd());
+    if (this.upload) addUploadMethods(this);
   }
 
   /**
@@ -299,6 +333,23 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   async do_HEAD(): Promise<void> {
     const f = await this.send_head();
     if (f) await f.close();
+  }
+
+
+  /** With `auth`, also checks the credentials once the request is parsed (features/auth.ts). */
+  override async parse_request(): Promise<boolean> {
+    if (this.auth === null) return super.parse_request();
+    this.accessChecked = false;
+    if (!(await super.parse_request())) return false;
+    return this.accessChecked || checkAccess(this);
+  }
+
+  /** Before a `100 Continue`: the credentials, then whether the upload would be refused anyway. */
+  override async handle_expect_100(): Promise<boolean> {
+    this.accessChecked = true;
+    if (this.auth !== null && !(await checkAccess(this))) return false;
+    if (this.upload && !(await precheckUpload(this))) return false;
+    return super.handle_expect_100();
   }
 
   /**
@@ -498,6 +549,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       return null;
     }
     if (!this.dotfiles) entries = withoutDotfiles(entries, this.path);
+    if (this.upload) entries = entries.filter(({ name }) => !isUploadTemp(name));
     if (this.listing === "rich") return sendRichListing(this, path, entries);
     const displaypath = htmlEscape(unquoteWithFallback(this.path.split("#", 1)[0]!.split("?", 1)[0]!), false);
     const title = `Directory listing for ${displaypath}`;
@@ -521,7 +573,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       if (isLink) displayname = name + "@";
       lines.push(`<li><a href="${quote(linkname, { errors: "surrogatepass" })}">${htmlEscape(displayname, false)}</a></li>`);
     }
-    lines.push("</ul>\n<hr>\n</body>\n</html>\n");
+    lines.push(`</ul>\n<hr>\n${this.upload ? UPLOAD_FOOTER : ""}</body>\n</html>\n`);
     const encoded = encodeListing(lines.join("\n"));
     this.send_response(200);
     this.send_header("Content-type", "text/html; charset=utf-8");
