@@ -167,7 +167,8 @@ describe("parseCommandLine: the additions (in-process)", () => {
     tls_password_file: null, tls_password: null, etag: false, cors: false, headers: [], cache_control: null,
     compress: false, precompressed: false, spa: null, watch: false, open: false, quiet: false, workers: 1,
     listing: "python", charset: null, dotfiles: true, upload: false, upload_overwrite: false, upload_mkdir: false,
-    auth: null, auth_scope: "all", dev: false, additions: true,
+    auth: null, auth_scope: "all", allow_delete: false, allow_mkdir: false, allow_move: false, webdav: null,
+    dev: false, additions: true,
   };
   const cases: [args: string[], expected: Partial<CommandLine>][] = [
     [["--etag", "--cors", "--compress", "--precompressed"], { etag: true, cors: true, compress: true, precompressed: true }],

@@ -22,6 +22,9 @@ export const DEV_LISTING: ListingStyle = "rich";
 export const DEV_CHARSET = "utf-8";
 /** The styles `--listing` takes. */
 export const LISTING_STYLES: readonly ListingStyle[] = ["python", "rich"];
+/** What `--webdav` takes: read-only (the default), or read-write. */
+export type WebdavMode = "ro" | "rw";
+export const WEBDAV_MODES: readonly WebdavMode[] = ["ro", "rw"];
 /** The scopes `--auth-scope` takes. */
 export const AUTH_SCOPES: readonly AuthScope[] = ["all", "uploads"];
 /** The title of the help section listing the options Python does not have. */
@@ -87,6 +90,17 @@ export interface CommandLine {
   auth: string[] | null;
   /** `--auth-scope all|uploads`: the handler's `auth_scope`. */
   auth_scope: AuthScope;
+  /** `--allow-delete` (or `--webdav rw`): the handler's `allow_delete`. */
+  allow_delete: boolean;
+  /** `--allow-mkdir` (or `--webdav rw`): the handler's `allow_mkdir`. */
+  allow_mkdir: boolean;
+  /** `--allow-move` (or `--webdav rw`): the handler's `allow_move`. */
+  allow_move: boolean;
+  /**
+   * `--webdav` (`ro`) or `--webdav rw`: the handler's `webdav`; `rw` also turns on `--upload`,
+   * `--upload-overwrite`, `--allow-delete`, `--allow-mkdir` and `--allow-move`. Null without it.
+   */
+  webdav: WebdavMode | null;
   /** Whether any flag beyond Python's was given: then the terminal says more than the banner. */
   additions: boolean;
 
@@ -362,6 +376,28 @@ const OPTIONS: readonly OptionSpec[] = [
       convert: authScope,
       help: "what --auth guards: all (default) requests, or uploads only",
     },
+    {
+      flags: ["--allow-delete"],
+      dest: "allow_delete",
+      kind: "switch",
+      help: "let DELETE remove files, and folders with ?recursive=1 (buttons on the rich listing)",
+    },
+    { flags: ["--allow-mkdir"], dest: "allow_mkdir", kind: "switch", help: "let MKCOL make folders (a button on the rich listing)" },
+    {
+      flags: ["--allow-move"],
+      dest: "allow_move",
+      kind: "switch",
+      help: "let MOVE with a Destination header rename and move (a button on the rich listing)",
+    },
+    {
+      flags: ["--webdav"],
+      dest: "webdav",
+      kind: "optional",
+      metavar: "MODE",
+      const: "ro",
+      convert: webdavMode,
+      help: "serve WebDAV, to mount the folder as a drive: ro (default) read-only, rw read-write (--upload --upload-overwrite --allow-delete --allow-mkdir --allow-move)",
+    },
     { flags: ["--version"], dest: "version", kind: "version", help: "show the version and exit" },
   ]),
 ];
@@ -497,6 +533,14 @@ export function authScope(text: string): AuthScope {
   return text as AuthScope;
 }
 
+/** `--webdav MODE`: one of `WEBDAV_MODES`. */
+export function webdavMode(text: string): WebdavMode {
+  if (!(WEBDAV_MODES as readonly string[]).includes(text)) {
+    throw new RangeError(`invalid choice: ${pyRepr(text)} (choose from ${WEBDAV_MODES.join(", ")})`);
+  }
+  return text as WebdavMode;
+}
+
 /** `--spa FILE`: any file name but an empty one. */
 function spaFile(text: string): string {
   if (text === "") throw new RangeError("expected a file name");
@@ -582,6 +626,10 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     upload_mkdir: values["upload_mkdir"] === true,
     auth: (values["auth"] as string[] | undefined) ?? null,
     auth_scope: (values["auth_scope"] as AuthScope | undefined) ?? "all",
+    allow_delete: values["allow_delete"] === true,
+    allow_mkdir: values["allow_mkdir"] === true,
+    allow_move: values["allow_move"] === true,
+    webdav: (values["webdav"] as WebdavMode | undefined) ?? null,
     dev,
     additions: parser.options.some((spec) => spec.group === BEYOND_PYTHON && values[spec.dest] !== undefined),
   };
@@ -600,6 +648,12 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
   }
   if (values["no_follow_symlinks"] === true) options.follow_symlinks = false;
   if (values["upload_max"] !== undefined) options.upload_max = values["upload_max"] as number | null;
+  // WebDAV clients compare entity tags (If: [etag], getetag): files are sent with theirs.
+  if (options.webdav !== null) options.etag = true;
+  if (options.webdav === "rw") {
+    // One flag for a drive that can be written to: every permission the WebDAV methods use.
+    options.upload = options.upload_overwrite = options.allow_delete = options.allow_mkdir = options.allow_move = true;
+  }
   validate(options, values);
   if (options.tls_password_file) options.tls_password = readPassword(options.tls_password_file);
   const authFile = text("auth_file");
@@ -650,6 +704,10 @@ function validate(options: CommandLine, values: Record<string, unknown>): void {
   }
   for (const [dest, flag] of [["upload_overwrite", "--upload-overwrite"], ["upload_max", "--upload-max"], ["upload_mkdir", "--upload-mkdir"]]) {
     if (values[dest!] !== undefined && !options.upload) throw new UsageError(`${flag} requires --upload to be set`);
+  }
+  const davWrites = options.webdav !== null && (options.upload || options.allow_delete || options.allow_mkdir || options.allow_move);
+  if (davWrites && options.workers > 1) {
+    throw new UsageError("--webdav with writing keeps its locks in one process: it cannot be used with --workers");
   }
   if (values["auth_scope"] !== undefined && options.auth === null && values["auth_file"] === undefined) {
     throw new UsageError("--auth-scope requires --auth or --auth-file to be set");

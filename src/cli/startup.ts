@@ -79,6 +79,8 @@ export function featureNames(command: CommandLine): string[] {
   add(command.headers.length > 0, `${command.headers.length} extra header${command.headers.length === 1 ? "" : "s"}`);
   add(command.follow_symlinks === false, "symlinks kept inside");
   add(command.upload, uploadFeature(command));
+  add(command.allow_delete || command.allow_mkdir || command.allow_move, manageFeature(command));
+  add(command.webdav, command.webdav === "rw" ? "WebDAV" : "WebDAV (read-only)");
   add(command.auth, command.auth_scope === "uploads" ? "basic auth for uploads" : "basic auth");
   add(command.quiet, "no request log");
   add(command.workers > 1, `${command.workers} workers`);
@@ -99,6 +101,15 @@ function uploadFeature(command: CommandLine): string {
     max === null ? "no size limit" : `at most ${describeSize(max)}`,
   ];
   return `uploads (${details.join(", ")})`;
+}
+
+/** `delete, mkdir, move`: what --allow-* lets clients do. */
+function manageFeature(command: CommandLine): string {
+  return [
+    ...(command.allow_delete ? ["delete"] : []),
+    ...(command.allow_mkdir ? ["mkdir"] : []),
+    ...(command.allow_move ? ["move"] : []),
+  ].join(", ");
 }
 
 function seconds(value: number | null | undefined): string {
@@ -145,12 +156,26 @@ export function exposureWarnings(command: CommandLine): string[] {
   if (bindsLoopback(command.bind)) return [];
   const where = command.bind ? `on ${command.bind}` : "on every interface";
   const warnings: string[] = [];
-  if (command.upload && command.auth === null) warnings.push(`--upload without --auth ${where}: anyone who can reach this machine can write files into ${command.directory}`);
-  const sensitive = [command.auth !== null ? "--auth" : null, command.upload ? "--upload" : null].filter(Boolean);
+  const writer = writingFlag(command);
+  if (writer !== null && command.auth === null) {
+    const what = command.upload ? "write files into" : "change the files in";
+    warnings.push(`${writer} without --auth ${where}: anyone who can reach this machine can ${what} ${command.directory}`);
+  }
+  const sensitive = [command.auth !== null ? "--auth" : null, writer].filter(Boolean);
   if (sensitive.length > 0 && !command.tls_cert) {
     warnings.push(`${sensitive.join(" and ")} without TLS ${where}: passwords and files cross the network in clear text (use --tls-cert, or -b 127.0.0.1)`);
   }
   return warnings;
+}
+
+/** The flag that lets clients change files, as the warnings name it; null when none does. */
+function writingFlag(command: CommandLine): string | null {
+  if (command.webdav === "rw") return "--webdav rw";
+  if (command.upload) return "--upload";
+  if (command.allow_delete) return "--allow-delete";
+  if (command.allow_move) return "--allow-move";
+  if (command.allow_mkdir) return "--allow-mkdir";
+  return null;
 }
 
 /**

@@ -54,6 +54,8 @@ import { DEFAULT_UPLOAD_MAX, addUploadMethods, precheckUpload } from "../feature
 import { UPLOAD_FOOTER } from "../features/upload_page.js";
 import { isUploadTemp } from "../features/atomic_write.js";
 import { checkAccess, checkCredentials, type AuthScope } from "../features/auth.js";
+import { addManageMethods } from "../features/manage.js";
+import { addWebdavMethods, answerOptions, precheckWebdav } from "../features/webdav.js";
 import { copyInChunks, type Writable } from "./copy_chunks.js";
 import { translatePath } from "./translate_path.js";
 import { listSorted, statOrNull, type ListingEntry } from "./listdir.js";
@@ -266,8 +268,23 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    * @default null
    */
   static auth: readonly string[] | null = null;
-  /** Which requests `auth` guards: `"all"`, or `"uploads"` (`PUT` and `POST`) only. @default "all" */
+  /** Which requests `auth` guards: `"all"`, or `"uploads"` (every method that writes) only. @default "all" */
   static auth_scope: AuthScope = "all";
+  /** `DELETE` removes files and directories (features/manage.ts); off, Python's `501`. @default false */
+  static allow_delete = false;
+  /** `MKCOL` makes directories (features/manage.ts); off, Python's `501`. @default false */
+  static allow_mkdir = false;
+  /** `MOVE` renames and moves (features/manage.ts); off, Python's `501`. @default false */
+  static allow_move = false;
+  /**
+   * WebDAV (features/webdav.ts): `OPTIONS`, `PROPFIND`; with `upload`, `allow_delete`,
+   * `allow_mkdir`, `allow_move` also `PUT`, `DELETE`, `MKCOL`, `MOVE`, `COPY`, `PROPPATCH`,
+   * `LOCK` and `UNLOCK`, as those permissions allow. Off, those methods get Python's `501`.
+   * @default false
+   */
+  static webdav = false;
+  /** Let `PROPFIND` answer `Depth: infinity` (at most 10,000 resources); otherwise it is `403`. @default false */
+  static webdav_depth_infinity = false;
 
   extensions_map: Record<string, string> = (this.constructor as SimpleHandlerClass).extensions_map;
   index_pages: readonly string[] = (this.constructor as SimpleHandlerClass).index_pages;
@@ -288,6 +305,11 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   upload_max: number | null = (this.constructor as SimpleHandlerClass).upload_max;
   auth: readonly string[] | null = checkCredentials((this.constructor as SimpleHandlerClass).auth);
   auth_scope: AuthScope = (this.constructor as SimpleHandlerClass).auth_scope;
+  allow_delete: boolean = (this.constructor as SimpleHandlerClass).allow_delete;
+  allow_mkdir: boolean = (this.constructor as SimpleHandlerClass).allow_mkdir;
+  allow_move: boolean = (this.constructor as SimpleHandlerClass).allow_move;
+  webdav: boolean = (this.constructor as SimpleHandlerClass).webdav;
+  webdav_depth_infinity: boolean = (this.constructor as SimpleHandlerClass).webdav_depth_infinity;
   /** Whether this request's credentials were checked (before a `100 Continue`, or after parsing). */
   private accessChecked = false;
   /** The status of the response being written (so that a `100 Continue` gets no added headers). */
@@ -301,6 +323,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     super(request, client_address, server);
     this.directory = fspath(options.directory ?? (this.constructor as SimpleHandlerClass).directory ?? process.cwd());
     if (this.upload) addUploadMethods(this);
+    if (this.allow_delete || this.allow_mkdir || this.allow_move) addManageMethods(this);
+    if (this.webdav) addWebdavMethods(this);
   }
 
   /**
@@ -349,15 +373,19 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     this.accessChecked = true;
     if (this.auth !== null && !(await checkAccess(this))) return false;
     if (this.upload && !(await precheckUpload(this))) return false;
+    if (this.webdav && !(await precheckWebdav(this))) return false;
     return super.handle_expect_100();
   }
 
   /**
-   * With `cors`, answers a CORS preflight with 204. Anything else is what Python sends for a
-   * method it does not implement: `501 Unsupported method ('OPTIONS')`.
+   * With `cors`, answers a CORS preflight with 204; with `webdav`, any other `OPTIONS` with what
+   * the share offers (`DAV`, `Allow`). Anything else is what Python sends for a method it does
+   * not implement: `501 Unsupported method ('OPTIONS')`.
    */
   async do_OPTIONS(): Promise<void> {
-    if (!(this.cors && isPreflight(this.headers))) {
+    const preflight = this.cors && isPreflight(this.headers);
+    if (this.webdav && !preflight) return answerOptions(this);
+    if (!preflight) {
       return this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
     }
     this.send_response(204);
