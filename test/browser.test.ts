@@ -582,3 +582,97 @@ describe("in Chromium", () => {
     ]);
   });
 });
+
+describe("in Chromium: managing files (--allow-delete, --allow-mkdir, --allow-move)", () => {
+  /** Console messages and page errors (a CSP violation is one), which these pages must not have. */
+  function watchErrors(page: Page): string[] {
+    const errors: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error" || message.type() === "warning") errors.push(message.text());
+    });
+    page.on("pageerror", (error) => errors.push(error.message));
+    return errors;
+  }
+
+  /** Answers the next dialog (a prompt with `text`, a confirm with OK) and keeps its message. */
+  function answerDialogs(page: Page, answers: (string | boolean)[]): string[] {
+    const messages: string[] = [];
+    page.on("dialog", async (dialog) => {
+      messages.push(dialog.message());
+      const answer = answers.shift();
+      if (answer === false) await dialog.dismiss();
+      else await dialog.accept(typeof answer === "string" ? answer : undefined);
+    });
+    return messages;
+  }
+
+  const rowNames = (page: Page) => page.locator("tbody tr:not(.up) td:first-child a").allTextContents();
+
+  test("New folder, Rename (into that folder) and Delete (after a confirmation) change the folder and the listing", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("manage-buttons", { "notes.txt": "n\n", "old name.txt": "o\n", "photos/a.jpg": "jpg" });
+    const server = await serving(t, ["--listing", "rich", "--allow-delete", "--allow-mkdir", "--allow-move", "-b", "127.0.0.1", "-d", dir, "0"]);
+    const errors = watchErrors(page);
+    const messages = answerDialogs(page, ["new folder", "new folder/renamed é.txt", false, true, true]);
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    assert.deepEqual(await rowNames(page), ["photos/", "notes.txt", "old name.txt"]);
+
+    await Promise.all([page.waitForEvent("load"), page.click("#mkdir")]);
+    assert.ok(existsSync(join(dir, "new folder")), "MKCOL made the folder");
+    assert.deepEqual(await rowNames(page), ["new folder/", "photos/", "notes.txt", "old name.txt"]);
+
+    await Promise.all([page.waitForEvent("load"), page.click("button[aria-label='Rename old name.txt']")]);
+    assert.equal(readFileSync(join(dir, "new folder", "renamed é.txt"), "utf8"), "o\n");
+    assert.ok(!existsSync(join(dir, "old name.txt")));
+    assert.deepEqual(await rowNames(page), ["new folder/", "photos/", "notes.txt"]);
+
+    // The first confirmation is dismissed: nothing goes.
+    await page.click("button[aria-label='Delete notes.txt']");
+    await page.waitForTimeout(300);
+    assert.ok(existsSync(join(dir, "notes.txt")), "dismissed: kept");
+    await Promise.all([page.waitForEvent("load"), page.click("button[aria-label='Delete notes.txt']")]);
+    assert.ok(!existsSync(join(dir, "notes.txt")));
+    await Promise.all([page.waitForEvent("load"), page.click("button[aria-label='Delete photos']")]);
+    assert.ok(!existsSync(join(dir, "photos")), "a folder goes with what it holds (?recursive=1)");
+    assert.deepEqual(await rowNames(page), ["new folder/"]);
+
+    assert.deepEqual(messages, [
+      "Name of the new folder",
+      "Rename or move old name.txt to (a name, or a path such as ../other/old name.txt)",
+      "Delete notes.txt?",
+      "Delete notes.txt?",
+      "Delete the folder photos and everything in it?",
+    ]);
+    assert.deepEqual(errors, [], "no CSP violation, no script error");
+    const log = server.proc.stderr();
+    for (const line of ["made directory /new folder/", "moved /old name.txt to /new folder/renamed é.txt", "deleted /notes.txt", "deleted /photos/ (with its contents)"]) {
+      assert.ok(log.includes(line), `logged: ${line}`);
+    }
+  });
+
+  test("a refusal is shown in words, and the listing stays", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("manage-refused", { "a.txt": "a\n", "b.txt": "b\n" });
+    const { port } = await serving(t, ["--listing", "rich", "--allow-move", "-b", "127.0.0.1", "-d", dir, "0"]);
+    answerDialogs(page, ["b.txt"]);
+    await page.goto(`http://127.0.0.1:${port}/`);
+    assert.equal(await page.locator("button[aria-label='Delete a.txt']").count(), 0, "no Delete without --allow-delete");
+    assert.equal(await page.locator("#mkdir").isVisible(), false, "no New folder without --allow-mkdir");
+    await page.click("button[aria-label='Rename a.txt']");
+    await page.waitForSelector("#manage-status.failed");
+    assert.equal(await page.locator("#manage-status").textContent(), "Moving a.txt: refused: 412 The destination exists (Overwrite: F)");
+    assert.equal(readFileSync(join(dir, "b.txt"), "utf8"), "b\n", "never over an existing name");
+  });
+
+  test("without the flags the rich listing has no buttons", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("manage-none", { "a.txt": "a\n" });
+    const { port } = await serving(t, ["--listing", "rich", "-b", "127.0.0.1", "-d", dir, "0"]);
+    await page.goto(`http://127.0.0.1:${port}/`);
+    assert.equal(await page.locator("#manage").count(), 0);
+    assert.equal(await page.locator("td.act").count(), 0);
+  });
+});

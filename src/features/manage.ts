@@ -215,16 +215,17 @@ export function removeTarget(target: Location): Promise<void> {
 export async function deleteRequest(handler: ManageHandler): Promise<void> {
   const outcome = await deleteResource(handler);
   if (outcome === ANSWERED) return;
-  if (outcome !== DONE) return refuse(handler, outcome);
+  if (typeof outcome !== "string") return refuse(handler, outcome);
   handler.send_response(204);
+  handler.log_message("%s", outcome);
   await handler.end_headers();
 }
 
 /** The request was answered already (by `confirmLocks`). */
-const ANSWERED = "answered";
-const DONE = "done";
+const ANSWERED = Symbol("answered");
 
-async function deleteResource(handler: ManageHandler): Promise<Refusal | typeof ANSWERED | typeof DONE> {
+/** Deletes what the request names: the line to log, or why not. */
+async function deleteResource(handler: ManageHandler): Promise<Refusal | typeof ANSWERED | string> {
   const foreign = refusedOrigin(handler.headers);
   if (foreign) return foreign;
   const words = requestWords(handler);
@@ -263,8 +264,7 @@ async function deleteResource(handler: ManageHandler): Promise<Refusal | typeof 
   }
   locks.removeTree(source.path);
   deadProperties.removeTree(source.path);
-  handler.log_message("deleted %s%s", source.urlPath + (isDirectory ? "/" : ""), recursive ? " (with its contents)" : "");
-  return DONE;
+  return `deleted ${source.urlPath}${isDirectory ? "/" : ""}${recursive ? " (with its contents)" : ""}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,14 +302,14 @@ async function makeDirectory(handler: ManageHandler): Promise<Location | Refusal
     return answer;
   }
   deadProperties.removeTree(target.path);
-  handler.log_message("made directory %s/", target.urlPath);
   return target;
 }
 
-/** `201 Created`, `Location`, and one line saying what was made. */
+/** `201 Created`, `Location`, and one line saying what was made (logged too, after the request's line). */
 export async function answerCreated(handler: ManageHandler, urlPath: string, line: string): Promise<void> {
   const body = Buffer.from(line + "\n", "utf8");
   handler.send_response(201);
+  handler.log_message("%s", line);
   handler.send_header("Location", quotedUrl(urlPath));
   handler.send_header("Content-Type", "text/plain; charset=utf-8");
   handler.send_header("Content-Length", String(body.length));
@@ -393,12 +393,13 @@ export async function moveRequest(handler: ManageHandler): Promise<void> {
     inProgress.delete(target.path);
   }
   const slash = source.stats.isDirectory() ? "/" : "";
-  handler.log_message("moved %s to %s", source.urlPath + slash, target.urlPath + slash);
+  const line = `moved ${source.urlPath + slash} to ${target.urlPath + slash}`;
   if (replacing) {
     handler.send_response(204);
+    handler.log_message("%s", line);
     await handler.end_headers();
   } else {
-    await answerCreated(handler, target.urlPath + slash, `moved ${source.urlPath + slash} to ${target.urlPath + slash}`);
+    await answerCreated(handler, target.urlPath + slash, line);
   }
 }
 

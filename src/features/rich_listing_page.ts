@@ -7,6 +7,7 @@
  */
 import { LIVERELOAD_SCRIPT } from "./livereload.js";
 import { UPLOAD_FORM, UPLOAD_SCRIPT, UPLOAD_SCRIPT_HASH, UPLOAD_STYLE, UPLOAD_STYLE_HASH, hashSource } from "./upload_page.js";
+import { MANAGE_SCRIPT, MANAGE_SCRIPT_HASH, MANAGE_STYLE, MANAGE_STYLE_HASH, manageBar } from "./manage_page.js";
 
 export type SortKey = "name" | "size" | "mtime";
 export type SortOrder = "asc" | "desc";
@@ -132,6 +133,18 @@ export const CONTENT_SECURITY_POLICY = policy("", "", "'none'");
  */
 export const UPLOAD_CONTENT_SECURITY_POLICY = policy(` ${UPLOAD_STYLE_HASH}`, ` ${UPLOAD_SCRIPT_HASH}`, "'self'");
 
+/**
+ * The policy of a page with the upload form and the buttons for managing files as asked (their
+ * requests are `connect-src 'self'` already): each adds its style and script hashes.
+ */
+export function listingPolicy(upload: boolean, manage: boolean): string {
+  if (!manage) return upload ? UPLOAD_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY;
+  return upload ? MANAGE_UPLOAD_POLICY : MANAGE_POLICY;
+}
+
+const MANAGE_POLICY = policy(` ${MANAGE_STYLE_HASH}`, ` ${MANAGE_SCRIPT_HASH}`, "'none'");
+const MANAGE_UPLOAD_POLICY = policy(` ${UPLOAD_STYLE_HASH} ${MANAGE_STYLE_HASH}`, ` ${UPLOAD_SCRIPT_HASH} ${MANAGE_SCRIPT_HASH}`, "'self'");
+
 function policy(moreStyle: string, moreScript: string, formAction: string): string {
   return [
     "default-src 'none'",
@@ -193,13 +206,22 @@ export interface PageParts {
   rows: readonly string[];
   /** Whether the page carries the upload form (`upload` on). */
   upload?: boolean;
+  /** The file actions its buttons offer (`delete mkdir move`, manage_page.ts); empty for none. */
+  manage?: string;
 }
 
 /** The whole page. */
-export function page({ title, crumbs, summary, sort, order, rows, upload = false }: PageParts): string {
+export function page({ title, crumbs, summary, sort, order, rows, upload = false, manage = "" }: PageParts): string {
+  let head = upload ? UPLOAD_HEAD_END : HEAD_END;
+  let end = upload ? UPLOAD_PAGE_END : PAGE_END;
+  if (manage) {
+    // The buttons' style after the others, their script before the page's own (after the upload one).
+    head = head.replace("</head>", `<style>${MANAGE_STYLE}</style>\n</head>`);
+    end = end.replace(`<script>${SCRIPT}`, `<script>${MANAGE_SCRIPT}</script>\n<script>${SCRIPT}`);
+  }
   return (
-    HEAD_START + title + (upload ? UPLOAD_HEAD_END : HEAD_END) + crumbs + (upload ? UPLOAD_FILTER : FILTER) +
+    HEAD_START + title + head + crumbs + (upload ? UPLOAD_FILTER : FILTER) + (manage ? manageBar(manage) : "") +
     `<p>${summary}</p>\n<table>\n` + HEADERS.get(`${sort} ${order}`)! + "\n<tbody>\n" + rows.join("") +
-    (upload ? UPLOAD_PAGE_END : PAGE_END)
+    end
   );
 }

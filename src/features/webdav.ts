@@ -126,13 +126,15 @@ const READ_ONLY = refusal(403, "This WebDAV share is read-only");
 // Answers
 
 /** `207 Multi-Status` with `responses` (each a `<D:response>`). */
-async function sendMultiStatus(handler: WebdavHandler, responses: readonly string[]): Promise<void> {
+async function sendMultiStatus(handler: WebdavHandler, responses: readonly string[], logLine?: string): Promise<void> {
   const body = Buffer.from(`${XML_DECLARATION}<D:multistatus xmlns:D="DAV:">\n${responses.join("")}</D:multistatus>\n`, "utf8");
-  await sendXml(handler, 207, body);
+  await sendXml(handler, 207, body, [], logLine);
 }
 
-async function sendXml(handler: WebdavHandler, code: number, body: Buffer, headers: readonly [string, string][] = []): Promise<void> {
+/** An XML answer; `logLine`, what it changed, is logged after the request's line. */
+async function sendXml(handler: WebdavHandler, code: number, body: Buffer, headers: readonly [string, string][] = [], logLine?: string): Promise<void> {
   handler.send_response(code);
+  if (logLine !== undefined) handler.log_message("%s", logLine);
   for (const [name, value] of headers) handler.send_header(name, value);
   handler.send_header("Content-Type", "application/xml; charset=utf-8");
   handler.send_header("Content-Length", String(body.length));
@@ -416,11 +418,12 @@ export async function proppatchRequest(handler: WebdavHandler): Promise<void> {
     list.push(emptyElement(element.uri, element.local, names, scope));
     byStatus.set(statuses[index]!, list);
   });
-  if (failedAt === null) handler.log_message("changed properties of %s", source.urlPath);
   const propstats = [...byStatus].map(
     ([code, props]) => `<D:propstat><D:prop>${props.join("")}</D:prop><D:status>${statusLine(code, handler)}</D:status></D:propstat>`,
   );
-  await sendMultiStatus(handler, [`<D:response>${hrefOf(source.urlPath + (source.stats.isDirectory() ? "/" : ""))}${propstats.join("")}</D:response>\n`]);
+  const href = source.urlPath + (source.stats.isDirectory() ? "/" : "") || "/";
+  const logLine = failedAt === null ? `changed properties of ${href}` : undefined;
+  await sendMultiStatus(handler, [`<D:response>${hrefOf(href)}${propstats.join("")}</D:response>\n`], logLine);
 }
 
 /** The served directory as a resource (a PROPPATCH or LOCK may name it; nothing may delete or move it). */
@@ -467,19 +470,21 @@ export async function copyRequest(handler: WebdavHandler): Promise<void> {
   }
   deadProperties.copy(source.path, target.path, depth !== 0);
   const slash = stats.isDirectory() ? "/" : "";
-  handler.log_message("copied %s to %s", source.urlPath + slash, target.urlPath + slash);
+  const line = `copied ${source.urlPath + slash} to ${target.urlPath + slash}`;
   if (failures.length > 0) {
     return sendMultiStatus(
       handler,
       failures.map(({ urlPath, code }) => `<D:response>${hrefOf(urlPath)}<D:status>${statusLine(code, handler)}</D:status></D:response>\n`),
+      `${line}, but for ${failures.length} member${failures.length === 1 ? "" : "s"}`,
     );
   }
   if (replacing) {
     handler.send_response(204);
+    handler.log_message("%s", line);
     await handler.end_headers();
     return;
   }
-  await answerCreated(handler, target.urlPath + slash, `copied ${source.urlPath + slash} to ${target.urlPath + slash}`);
+  await answerCreated(handler, target.urlPath + slash, line);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,13 +556,13 @@ export async function lockRequest(handler: WebdavHandler): Promise<void> {
     if (error instanceof TooManyLocksError) return refuse(handler, refusal(503, `Too many locks: ${error.message}`));
     throw error;
   }
-  handler.log_message("locked %s (%s, %s)", lock.urlPath, lock.scope, lock.depth === 0 ? "depth 0" : "depth infinity");
-  await sendLock(handler, created ? 201 : 200, lock, true);
+  const line = `locked ${lock.urlPath} (${lock.scope}, depth ${lock.depth})${created ? ", an empty file made for it" : ""}`;
+  await sendLock(handler, created ? 201 : 200, lock, true, line);
 }
 
-async function sendLock(handler: WebdavHandler, code: number, lock: Lock, withToken: boolean): Promise<void> {
+async function sendLock(handler: WebdavHandler, code: number, lock: Lock, withToken: boolean, logLine?: string): Promise<void> {
   const body = Buffer.from(`${XML_DECLARATION}<D:prop xmlns:D="DAV:"><D:lockdiscovery>${activeLock(lock)}</D:lockdiscovery></D:prop>\n`, "utf8");
-  await sendXml(handler, code, body, withToken ? [["Lock-Token", `<${lock.token}>`]] : []);
+  await sendXml(handler, code, body, withToken ? [["Lock-Token", `<${lock.token}>`]] : [], logLine);
 }
 
 /** A `LOCK` without a body: the lock the `If` header names, given a new timeout. */
@@ -590,7 +595,6 @@ async function createEmpty(handler: WebdavHandler, words: readonly string[]) {
   } catch (error) {
     return refusalFor(error, null) ?? refusal(409, "A file of that name exists");
   }
-  handler.log_message("made empty file %s for a lock", target.urlPath);
   return { words: [...words], urlPath: target.urlPath, path: target.path, stats: await lstat(fsPath(target.path)) };
 }
 
@@ -608,8 +612,8 @@ export async function unlockRequest(handler: WebdavHandler): Promise<void> {
     return refuse(handler, refusal(409, "That lock token does not lock this resource"));
   }
   locks.remove(token);
-  handler.log_message("unlocked %s", lock.urlPath);
   handler.send_response(204);
+  handler.log_message("unlocked %s", lock.urlPath);
   await handler.end_headers();
 }
 
