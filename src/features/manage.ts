@@ -29,7 +29,7 @@
  */
 import { lstat, mkdir, opendir, rename, rm, rmdir, unlink, link, open, stat } from "node:fs/promises";
 import { constants, type Stats } from "node:fs";
-import { fsPath } from "../py/codecs.js";
+import { fsdecode, fsPath } from "../py/codecs.js";
 import { quote } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
 import type { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
@@ -53,6 +53,9 @@ import {
 } from "./upload_target.js";
 import { confirmLocks, isAtOrBelow, locks, type Change } from "./locks.js";
 import { deadProperties } from "./webdav_props.js";
+
+/** `opendir` reading names as bytes (typed as an encoding, which Node takes): see `fsdecode`. */
+export const BYTE_NAMES = { encoding: "buffer" as BufferEncoding };
 
 /** What managing files needs of the handler. */
 export type ManageHandler = Pick<
@@ -186,11 +189,12 @@ async function treeRefusal(handler: ManageHandler, path: string): Promise<Refusa
 
 /** Every entry below `path`, depth first, links not followed. */
 async function* walk(path: string): AsyncGenerator<{ path: string; name: string; isDirectory: boolean }> {
-  const dir = await opendir(fsPath(path));
+  const dir = await opendir(fsPath(path), BYTE_NAMES);
   for await (const entry of dir) {
-    const child = posixpath.join(path, entry.name);
+    const name = fsdecode(entry.name as unknown as Buffer);
+    const child = posixpath.join(path, name);
     const isDirectory = entry.isDirectory();
-    yield { path: child, name: entry.name, isDirectory };
+    yield { path: child, name, isDirectory };
     if (isDirectory) yield* walk(child);
   }
 }
@@ -501,16 +505,17 @@ export async function copyTree(
   await mkdir(fsPath(to));
   const failures: CopyFailure[] = [];
   if (depth === 0) return failures;
-  const dir = await opendir(fsPath(from));
+  const dir = await opendir(fsPath(from), BYTE_NAMES);
   for await (const entry of dir) {
-    if (!keep(entry.name) || isUploadTemp(entry.name)) continue;
-    const child = posixpath.join(from, entry.name);
-    const childUrl = `${fromUrl}/${entry.name}`;
+    const name = fsdecode(entry.name as unknown as Buffer);
+    if (!keep(name) || isUploadTemp(name)) continue;
+    const child = posixpath.join(from, name);
+    const childUrl = `${fromUrl}/${name}`;
     try {
       if (entry.isDirectory()) {
-        failures.push(...(await copyTree(child, await lstat(fsPath(child)), posixpath.join(to, entry.name), depth, keep, childUrl, `${toUrl}/${entry.name}`)));
+        failures.push(...(await copyTree(child, await lstat(fsPath(child)), posixpath.join(to, name), depth, keep, childUrl, `${toUrl}/${name}`)));
       } else if (entry.isFile()) {
-        await copyFile(child, posixpath.join(to, entry.name), false);
+        await copyFile(child, posixpath.join(to, name), false);
       } else {
         failures.push({ urlPath: childUrl, code: 403 }); // a link or a special file: not copied
       }

@@ -224,7 +224,7 @@ export async function locateTarget(
     if (why !== null) return refusal(400, `Bad file name: ${why}`);
   }
   if (!handler.dotfiles && hasHiddenSegment(words)) return refusal(403, "Names starting with a dot are not accepted");
-  if (inCgiDirectory(handler, words)) return refusal(403, "Uploads into a CGI directory are refused");
+  if (inCgiDirectory(handler, words, true)) return refusal(403, "Uploads into a CGI directory are refused");
 
   const root = handler.directory;
   let directory = root;

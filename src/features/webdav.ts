@@ -20,7 +20,7 @@
  */
 import { opendir, stat, lstat } from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { fsPath } from "../py/codecs.js";
+import { fsdecode, fsPath } from "../py/codecs.js";
 import * as posixpath from "../py/posixpath.js";
 import { formatHttpDate } from "../http/dates.js";
 import { RequestBodyError } from "../server/request_body.js";
@@ -43,6 +43,7 @@ import {
   requestWords,
   resolveSource,
   removeTarget,
+  BYTE_NAMES,
   type CopyFailure,
   type ManageHandler,
 } from "./manage.js";
@@ -213,10 +214,11 @@ async function readableResource(handler: WebdavHandler): Promise<Resource | Refu
 /** The members of a directory PROPFIND shows: as its listing would, hidden and temporary names left out. */
 async function membersOf(handler: WebdavHandler, directory: Resource): Promise<Resource[]> {
   const members: Resource[] = [];
-  const dir = await opendir(fsPath(directory.path)).catch(() => null);
+  // Names as bytes, decoded as Python lists them: one that is not UTF-8 keeps its bytes.
+  const dir = await opendir(fsPath(directory.path), BYTE_NAMES).catch(() => null);
   if (dir === null) return members;
   for await (const entry of dir) {
-    const name = entry.name;
+    const name = fsdecode(entry.name as unknown as Buffer);
     if ((!handler.dotfiles && name.startsWith(".")) || isUploadTemp(name)) continue;
     const path = posixpath.join(directory.path, name);
     const stats = (await stat(fsPath(path)).catch(() => null)) ?? (await lstat(fsPath(path)).catch(() => null));
