@@ -22,6 +22,8 @@ export const DEV_LISTING: ListingStyle = "rich";
 export const DEV_CHARSET = "utf-8";
 /** The styles `--listing` takes. */
 export const LISTING_STYLES: readonly ListingStyle[] = ["python", "rich"];
+/** The protocol `--webdav` answers in when no `-p` is given. */
+export const WEBDAV_PROTOCOL = "HTTP/1.1";
 /** What `--webdav` takes: read-only (the default), or read-write. */
 export type WebdavMode = "ro" | "rw";
 export const WEBDAV_MODES: readonly WebdavMode[] = ["ro", "rw"];
@@ -600,7 +602,8 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     cgi: values["cgi"] === true,
     bind: text("bind") ?? (dev ? DEV_BIND : null),
     directory: text("directory") ?? cwd,
-    protocol: text("protocol") ?? DEFAULT_PROTOCOL,
+    // WebDAV clients want kept-alive connections and `100 Continue` (Finder's chunked PUTs, litmus).
+    protocol: text("protocol") ?? (values["webdav"] !== undefined ? WEBDAV_PROTOCOL : DEFAULT_PROTOCOL),
     port: (positionals["port"] as number | undefined) ?? DEFAULT_PORT,
     tls_cert: text("tls_cert"),
     tls_key: text("tls_key"),
