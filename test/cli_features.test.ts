@@ -89,7 +89,16 @@ beyond python -m http.server:
   --auth-file FILE      read USER:PASSWORD lines from FILE (kept out of ps and
                         the shell's history)
   --auth-scope SCOPE    what --auth guards: all (default) requests, or uploads
-                        only
+                        only (and every other write)
+  --allow-delete        let DELETE remove files, and folders with ?recursive=1
+                        (buttons on the rich listing)
+  --allow-mkdir         let MKCOL make folders (a button on the rich listing)
+  --allow-move          let MOVE with a Destination header rename and move (a
+                        button on the rich listing)
+  --webdav [MODE]       serve WebDAV, to mount the folder as a drive: ro
+                        (default) read-only, rw read-write (--upload
+                        --upload-overwrite --allow-delete --allow-mkdir
+                        --allow-move)
   --version             show the version and exit
 `;
 
@@ -133,6 +142,10 @@ describe("usage errors in the additions: Python's usage, one error line, exit st
     [["-H", "X-A: b\nc"], 'argument -H/--header: invalid value for header X-A: it contains CR, LF or NUL ("b\\nc")'],
     [["--header=Bad Name: x"], 'argument -H/--header: invalid header name "Bad Name"'],
     [["-H"], "argument -H/--header: expected one argument"],
+    [["--webdav", "rx"], "argument --webdav: invalid choice: 'rx' (choose from ro, rw)"],
+    [["--webdav", "rw", "--workers", "2"], "--webdav with writing keeps its locks in one process: it cannot be used with --workers"],
+    [["--webdav", "--allow-delete", "--workers", "2"], "--webdav with writing keeps its locks in one process: it cannot be used with --workers"],
+    [["--allow"], "ambiguous option: --allow could match --allow-delete, --allow-mkdir, --allow-move"],
     [["--cache", "abc"], "argument --cache: invalid int value: 'abc'"],
     [["--cache", "-5"], "argument --cache: -5 is not a number of seconds (0 or more)"],
     [["--cache", "5", "--no-cache"], "argument --no-cache: not allowed with argument --cache"],
@@ -197,6 +210,13 @@ describe("parseCommandLine: the additions (in-process)", () => {
     [["--listing=python"], { listing: "python" }],
     [["--charset", "utf-8"], { charset: "utf-8" }],
     [["--no-dotfiles"], { dotfiles: false }],
+    [["--allow-delete", "--allow-mkdir"], { allow_delete: true, allow_mkdir: true }],
+    [["--allow-move"], { allow_move: true }],
+    [["--webdav"], { webdav: "ro", etag: true, protocol: "HTTP/1.1" }],
+    [["--webdav", "rw"], {
+      webdav: "rw", etag: true, protocol: "HTTP/1.1", upload: true, upload_overwrite: true, allow_delete: true, allow_mkdir: true, allow_move: true,
+    }],
+    [["--webdav=ro", "-p", "HTTP/1.0", "--workers", "2"], { webdav: "ro", etag: true, workers: 2 }],
     [["--no-d"], { dotfiles: false }],
     // Python's abbreviations keep their meaning where an addition shares the prefix (and are none of ours).
     [["--d", "public"], { directory: "public", additions: false }],

@@ -376,7 +376,7 @@ const OPTIONS: readonly OptionSpec[] = [
       kind: "value",
       metavar: "SCOPE",
       convert: authScope,
-      help: "what --auth guards: all (default) requests, or uploads only",
+      help: "what --auth guards: all (default) requests, or uploads only (and every other write)",
     },
     {
       flags: ["--allow-delete"],
