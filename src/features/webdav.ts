@@ -408,7 +408,6 @@ export async function proppatchRequest(handler: WebdavHandler): Promise<void> {
   );
   const failedAt = protectedOnes.length > 0 ? -1 : deadProperties.apply(source.path, stored);
   const statuses = changes.map((change, index) => {
-    const element = "set" in change ? change.set : change.remove;
     if (protectedOnes.includes(change)) return 403;
     if (failedAt === null) return 200;
     return index === failedAt ? 507 : 424;

@@ -22,7 +22,10 @@
  * ranges and preconditions on files (`Range`, `If-Range`, `If-Match`, `If-Unmodified-Since`),
  * and the options `etag`, `cors`, `extra_headers`, `cache_control`, `compress`, `precompressed`
  * and `spa`; `listing`, `charset` and `dotfiles`; `upload` and `auth`, which hook in at the
- * constructor (`do_PUT`, `do_POST`), `parse_request`, `handle_expect_100` and `list_directory`.
+ * constructor (`do_PUT`, `do_POST`), `parse_request`, `handle_expect_100` and `list_directory`;
+ * `allow_delete`, `allow_mkdir`, `allow_move` and `webdav`, which give the constructor's handler
+ * the WebDAV methods (`do_DELETE`, `do_MKCOL`, `do_MOVE`, `do_PROPFIND` …) and `do_OPTIONS` its
+ * WebDAV answer.
  * Their logic is in src/features/ (one module each); this class only calls it. How files are copied (copy_chunks.ts), paths translated
  * (translate_path.ts) and directories read (listdir.ts) are in files of their own.
  */
