@@ -57,7 +57,8 @@ after(() => {
 /** Runs a command to its end: status and output. */
 function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; output: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // In a folder of its own: litmus writes its debug.log where it runs.
+    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     let stdout = "";
     child.stdout.on("data", (data) => {
