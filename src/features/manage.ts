@@ -130,6 +130,15 @@ export async function resolveSource(handler: ManageHandler, words: readonly stri
   return { words: [...words], urlPath: "/" + words.join("/"), path, stats };
 }
 
+/** The existing resource a write request names, from a page of this site or a script (`resolveSource`). */
+async function requestedSource(handler: ManageHandler): Promise<Source | Refusal> {
+  const foreign = refusedOrigin(handler.headers);
+  if (foreign) return foreign;
+  const words = requestWords(handler);
+  if (isRefusal(words)) return words;
+  return resolveSource(handler, words);
+}
+
 /**
  * Where `Destination` points, as a new name (names, dotfiles, CGI directories, confinement, as
  * for uploads), with what is there now. `502` for another server, `400` for none or a bad one.
@@ -230,11 +239,7 @@ const ANSWERED = Symbol("answered");
 
 /** Deletes what the request names: the line to log, or why not. */
 async function deleteResource(handler: ManageHandler): Promise<Refusal | typeof ANSWERED | string> {
-  const foreign = refusedOrigin(handler.headers);
-  if (foreign) return foreign;
-  const words = requestWords(handler);
-  if (isRefusal(words)) return words;
-  const source = await resolveSource(handler, words);
+  const source = await requestedSource(handler);
   if (isRefusal(source)) return source;
   const isDirectory = source.stats.isDirectory();
   const depth = depthOf(handler);
@@ -337,11 +342,7 @@ export interface Transfer {
  * `allow_delete`), not onto itself or into itself, and the locks on both.
  */
 export async function planTransfer(handler: ManageHandler, copying: boolean): Promise<Transfer | Refusal | null> {
-  const foreign = refusedOrigin(handler.headers);
-  if (foreign) return foreign;
-  const words = requestWords(handler);
-  if (isRefusal(words)) return words;
-  const source = await resolveSource(handler, words);
+  const source = await requestedSource(handler);
   if (isRefusal(source)) return source;
   const overwrite = overwriteOf(handler);
   if (overwrite === null) return refusal(400, "Bad Overwrite header (T or F)");
