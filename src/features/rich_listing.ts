@@ -35,6 +35,8 @@ import {
   type SortKey,
   type SortOrder,
 } from "./rich_listing_page.js";
+import { shareParts, type ShareHandler } from "./share_page.js";
+import type { PageExtras } from "./rich_listing_page.js";
 
 /** The listing a handler sends: Python's, or the rich one. */
 export type ListingStyle = "python" | "rich";
@@ -43,7 +45,7 @@ export type ListingStyle = "python" | "rich";
 export type ListingHandler = Pick<SimpleHTTPRequestHandler, "path" | "headers" | "send_response" | "send_header" | "end_headers"> & {
   /** Whether the page carries the upload form (upload.ts). */
   upload?: boolean;
-};
+} & Partial<Omit<ShareHandler, "path">>;
 
 /** How long a directory's stats are reused (while its names stay the same). */
 export const STATS_MAX_AGE_MS = 1000;
@@ -105,10 +107,12 @@ export async function sendRichListing(handler: ListingHandler, path: string, ent
 
   const snapshot = snapshotOf(path, entries);
   const upload = handler.upload === true && !json;
-  const key = `${json ? "json" : upload ? "html+upload" : "html"} ${sort} ${order} ${urlPath}`;
+  // The sharing additions (archive links, search box, QR code, README: share_page.ts), when on.
+  const share = json ? null : await shareParts(handler as ShareHandler, path, urlPath, entries, upload);
+  const key = `${json ? "json" : upload ? "html+upload" : "html"} ${sort} ${order} ${urlPath}${share ? " " + share.key : ""}`;
   let body = snapshot.bodies.get(key);
   if (body === undefined) {
-    body = json ? renderJson(snapshot, sort, order) : renderPage(snapshot, urlPath, sort, order, upload);
+    body = json ? renderJson(snapshot, sort, order) : renderPage(snapshot, urlPath, sort, order, upload, share?.extras);
     keep(snapshot, key, body);
   }
 
@@ -117,7 +121,7 @@ export async function sendRichListing(handler: ListingHandler, path: string, ent
     handler.send_header("Content-type", "application/json");
   } else {
     handler.send_header("Content-type", "text/html; charset=utf-8");
-    handler.send_header("Content-Security-Policy", upload ? UPLOAD_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY);
+    handler.send_header("Content-Security-Policy", share?.policy ?? (upload ? UPLOAD_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY));
   }
   handler.send_header("Content-Length", String(body.length));
   // The same URL answers HTML or JSON by Accept: a cache must keep them apart.
@@ -319,7 +323,7 @@ function renderJson(snapshot: Snapshot, sort: SortKey, order: SortOrder): Buffer
   return Buffer.from(`[${objects.join(",")}]\n`, "utf8");
 }
 
-function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: SortOrder, upload: boolean): Buffer {
+function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: SortOrder, upload: boolean, extras?: PageExtras): Buffer {
   const decoded = unquoteWithFallback(urlPath);
   const rows = ordered(snapshot.items, sort, order).map((item) => item.row);
   if (posixpath.normpath(decoded) !== "/") rows.unshift(PARENT_ROW);
@@ -331,6 +335,7 @@ function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: S
     order,
     rows,
     upload,
+    extras,
   });
   return encodeListing(html);
 }

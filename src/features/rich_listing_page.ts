@@ -132,6 +132,17 @@ export const CONTENT_SECURITY_POLICY = policy("", "", "'none'");
  */
 export const UPLOAD_CONTENT_SECURITY_POLICY = policy(` ${UPLOAD_STYLE_HASH}`, ` ${UPLOAD_SCRIPT_HASH}`, "'self'");
 
+/**
+ * The policy of a page with the sharing additions (`archive`, `qr`, `search`, `readme`;
+ * share_page.ts): their style by hash too, forms sent back to this server (the search box), and
+ * with a README its images from this server. Still no `'unsafe-inline'`.
+ */
+export function sharePolicy(upload: boolean, styles: readonly string[], forms: boolean, images: boolean): string {
+  const moreStyle = (upload ? ` ${UPLOAD_STYLE_HASH}` : "") + styles.map((style) => ` ${hashSource(style)}`).join("");
+  const base = policy(moreStyle, upload ? ` ${UPLOAD_SCRIPT_HASH}` : "", upload || forms ? "'self'" : "'none'");
+  return images ? base.replace("img-src data:", "img-src 'self' data:") : base;
+}
+
 function policy(moreStyle: string, moreScript: string, formAction: string): string {
   return [
     "default-src 'none'",
@@ -193,13 +204,28 @@ export interface PageParts {
   rows: readonly string[];
   /** Whether the page carries the upload form (`upload` on). */
   upload?: boolean;
+  /** What the sharing additions put in the page (share_page.ts), each HTML already. */
+  extras?: PageExtras;
+}
+
+export interface PageExtras {
+  /** In the head, after the page's style: the additions' own `<style>`. */
+  head?: string;
+  /** Under the header (and the upload form): download links, the search box, the QR code. */
+  header?: string;
+  /** After the table: the README. */
+  footer?: string;
 }
 
 /** The whole page. */
-export function page({ title, crumbs, summary, sort, order, rows, upload = false }: PageParts): string {
+export function page({ title, crumbs, summary, sort, order, rows, upload = false, extras }: PageParts): string {
+  let headEnd = upload ? UPLOAD_HEAD_END : HEAD_END;
+  let pageEnd = upload ? UPLOAD_PAGE_END : PAGE_END;
+  if (extras?.head) headEnd = headEnd.replace("</head>", `${extras.head}</head>`);
+  if (extras?.footer) pageEnd = pageEnd.replace("</table>\n", `</table>\n${extras.footer}`);
   return (
-    HEAD_START + title + (upload ? UPLOAD_HEAD_END : HEAD_END) + crumbs + (upload ? UPLOAD_FILTER : FILTER) +
+    HEAD_START + title + headEnd + crumbs + (upload ? UPLOAD_FILTER : FILTER) + (extras?.header ?? "") +
     `<p>${summary}</p>\n<table>\n` + HEADERS.get(`${sort} ${order}`)! + "\n<tbody>\n" + rows.join("") +
-    (upload ? UPLOAD_PAGE_END : PAGE_END)
+    pageEnd
   );
 }
