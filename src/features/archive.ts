@@ -367,7 +367,7 @@ function compressible(name: string, size: number): boolean {
  * that many. A file that has grown is cut at that size; one that shrank or fails to read is filled
  * with zeros to it, and `problem` says so (the note names it).
  */
-async function* exactBytes(handle: FileHandle, size: number, problem: (reason: string) => void, signal: AbortSignal): AsyncGenerator<Buffer> {
+export async function* exactBytes(handle: FileHandle, size: number, problem: (reason: string) => void, signal: AbortSignal): AsyncGenerator<Buffer> {
   let position = 0;
   while (position < size) {
     if (signal.aborted) return;
@@ -471,6 +471,7 @@ class TarWriter implements ArchiveWriter {
     this.source = source;
     let written: (error?: Error | null) => void = () => {};
     const entryDone = new Promise<void>((resolve, reject) => (written = (error) => (error ? reject(error) : resolve())));
+    entryDone.catch(() => {}); // awaited below, unless the client has gone (then it fails, unheard)
     const sink = this.pack.entry({ name, type: "file", size: stats.size, mode: stats.mode & 0o7777, mtime: stats.mtime }, written) as unknown as NodeJS.WritableStream;
     for await (const chunk of source) {
       if (signal.aborted) return;
