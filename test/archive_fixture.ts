@@ -96,3 +96,10 @@ export function zipCentralRecords(zip: Buffer): { flags: number; name: string; e
   }
   return records;
 }
+
+/** What zbarimg (Debian's zbar-tools) reads in an image: the one code's text. */
+export function zbarDecode(file: string): string {
+  const result = runTool("zbarimg", ["--raw", "-q", file]);
+  if (result.status !== 0) throw new Error(`zbarimg found no code in ${file} (status ${result.status}): ${result.stderr}`);
+  return result.stdout.replace(/\n$/, "");
+}
