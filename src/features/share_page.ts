@@ -14,7 +14,7 @@ import { sharePolicy, type PageExtras } from "./rich_listing_page.js";
 
 /** The additions' style (named by hash in the policy). */
 export const SHARE_STYLE = [
-  ".share{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;margin:.5rem 0}",
+  ".share{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:baseline;margin:.5rem 0}",
   ".share form{display:flex;gap:.25rem;margin:0}",
   ".share button{font:inherit}",
   ".qr summary{cursor:pointer;color:var(--link)}",
