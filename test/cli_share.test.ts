@@ -79,7 +79,7 @@ describe("--auth guards the archive, the search and the page", () => {
         }
         const zip = await download(port, "/shared/?download=zip", { Authorization: BASIC });
         assert.equal(zip.status, 200);
-        assert.deepEqual(zipCentralRecords(zip.body).map((r) => r.name).sort(), ["shared/notes/", "shared/notes/README.md", "shared/photo-1.jpg"]);
+        assert.deepEqual(zipCentralRecords(zip.body).map((r) => r.name).sort(), ["shared/", "shared/notes/", "shared/notes/README.md", "shared/photo-1.jpg"]);
         const found = JSON.parse((await download(port, "/?q=e&format=json", { Authorization: BASIC })).body.toString()) as { results: { path: string }[] };
         assert.ok(!found.results.some((r) => r.path === ".env"), "hidden under --no-dotfiles");
         assert.ok(found.results.some((r) => r.path === "shared/notes/README.md"));

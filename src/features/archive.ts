@@ -26,7 +26,7 @@
  * away stops the work at once (`this.signal`).
  */
 import { open, type FileHandle } from "node:fs/promises";
-import type { Stats } from "node:fs";
+import { closeSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { once } from "node:events";
 import { PassThrough, Readable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -34,7 +34,7 @@ import { createGzip } from "node:zlib";
 import { basename } from "node:path";
 import yazl from "yazl";
 import tar, { type Header as TarHeaders } from "tar-stream";
-import type { FileLike } from "../py/io.js";
+import { OPEN_TO_SERVE, type FileLike } from "../py/io.js";
 import { fsPath } from "../py/codecs.js";
 import { quote, unquoteWithFallback } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
@@ -56,6 +56,8 @@ export const DOWNLOAD_PARAMETER = "download";
 /** The note listing what was left out, in the archive's top folder (another name if taken). */
 export const SKIPPED_NOTE = "simplehttp-skipped.txt";
 
+/** tar.gz's zlib level: the fastest, as most of a shared folder (photos, video) does not compress. */
+export const GZIP_LEVEL = 1;
 /** How much of a file is read at once. */
 const READ_CHUNK = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -263,6 +265,9 @@ class ArchiveJob implements FileLike {
     };
     const signal = this.stop.signal;
     const topNames = new Set<string>();
+    // The top folder is an entry too, so that its time and mode are kept.
+    const top = statOrNull(this.path);
+    if (top?.isDirectory()) await writer.directory(this.folder, top, signal);
     for await (const entry of walkTree(this.path, this.words, rules, { signal })) {
       if (signal.aborted) return;
       const relative = entry.relative.map(toUtf8Name);
@@ -284,8 +289,25 @@ class ArchiveJob implements FileLike {
     await writer.finish(signal);
   }
 
-  /** Opens the file first: one that cannot be opened is left out before its header is written. */
+  /**
+   * Opens the file first: one that cannot be opened is left out before its header is written. A
+   * small file (at most `READ_CHUNK`) is read at once, synchronously, as serving reads small
+   * files: a tree of many small files costs one system call each, not four trips through libuv.
+   */
   private async addFile(writer: ArchiveWriter, path: string, name: string, shown: string, stats: Stats, signal: AbortSignal): Promise<void> {
+    if (stats.size <= READ_CHUNK) {
+      let data: Buffer;
+      try {
+        data = readSmallFile(path, stats.size, (why) => this.skip(shown, why));
+      } catch (error) {
+        this.skip(shown, describeFailure(error));
+        return;
+      }
+      await writer.file(name, stats, Readable.from([data], { objectMode: false }), compressible(name, stats.size), signal);
+      this.tally.files++;
+      this.tally.bytes += stats.size;
+      return;
+    }
     let handle: FileHandle;
     try {
       handle = await open(fsPath(path), "r");
@@ -348,6 +370,14 @@ class ArchiveJob implements FileLike {
   }
 }
 
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(fsPath(path));
+  } catch {
+    return null;
+  }
+}
+
 /** A note name not already taken in the top folder. */
 function noteName(taken: ReadonlySet<string>): string {
   if (!taken.has(SKIPPED_NOTE)) return SKIPPED_NOTE;
@@ -392,6 +422,29 @@ export async function* exactBytes(handle: FileHandle, size: number, problem: (re
   }
 }
 
+/**
+ * A file of at most `READ_CHUNK` bytes, read whole (opened without waiting, as serving opens):
+ * exactly `size` bytes, zero-filled if it shrank (which `problem` says).
+ */
+function readSmallFile(path: string, size: number, problem: (reason: string) => void): Buffer {
+  const fd = openSync(fsPath(path), OPEN_TO_SERVE);
+  try {
+    const data = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const count = readSync(fd, data, got, size - got, got);
+      if (count === 0) {
+        problem(`shrank to ${got} bytes while being archived: the rest of its ${size} bytes is zeros`);
+        break;
+      }
+      got += count;
+    }
+    return data;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function* zeros(count: number): Generator<Buffer> {
   for (let left = count; left > 0; left -= READ_CHUNK) yield ZEROS.subarray(0, Math.min(READ_CHUNK, left));
 }
@@ -424,7 +477,14 @@ class ZipWriter implements ArchiveWriter {
 
   async file(name: string, stats: Stats, source: Readable, compress: boolean, signal: AbortSignal): Promise<void> {
     this.source = source;
-    this.zip.addReadStreamLazy(name, { mtime: stats.mtime, mode: stats.mode, size: stats.size, compress }, (callback) => callback(null, source));
+    // yazl keeps this function with the entry until the end (for the central directory): it must
+    // not keep the stream, and what it read, alive with it.
+    let handOver: Readable | null = source;
+    this.zip.addReadStreamLazy(name, { mtime: stats.mtime, mode: stats.mode, size: stats.size, compress }, (callback) => {
+      const stream = handOver!;
+      handOver = null;
+      callback(null, stream);
+    });
     // yazl takes entries in turn: this one's data is read once the ones before it are written.
     await finished(source, { signal });
     this.source = null;
@@ -458,7 +518,8 @@ class TarWriter implements ArchiveWriter {
   private source: Readable | null = null;
 
   constructor(gzip: boolean) {
-    this.output = gzip ? createGzip() : new PassThrough();
+    // tar.gz compresses everything, photos and videos too: zlib's fastest level (docs/FEATURES.md).
+    this.output = gzip ? createGzip({ level: GZIP_LEVEL }) : new PassThrough();
     this.pack.pipe(this.output as unknown as NodeJS.WritableStream);
     this.pack.on("error", (error: Error) => this.output.destroy(error));
   }

@@ -9,13 +9,16 @@
  * out silently, as serving answers them with a 404. What cannot be read — a symbolic link loop, a
  * broken link, an unreadable directory — is reported (`WalkProblem`) and the walk goes on.
  *
+ * Directories are read asynchronously; the entries' `stat` and a link's `realpath` are
+ * synchronous, as serving's are (a microsecond or two each against ten and more through libuv's
+ * pool; docs/ARCHITECTURE.md, "Performance"), and the walk yields to the event loop every `SLICE`
+ * entries, so a walk of a huge directory never holds up other requests for more than a slice.
+ *
  * Links are otherwise followed, as serving follows them, and a directory already on the path
- * being walked (a link back to an ancestor) is a loop: reported, not entered. Everything is
- * asynchronous (libuv's pool does the system calls) and the walk yields to the event loop every
- * `SLICE` entries, so a walk of a huge directory never holds up other requests.
+ * being walked (a link back to an ancestor) is a loop: reported, not entered.
  */
-import { readdir, realpath, stat } from "node:fs/promises";
-import type { Dirent, Stats } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { realpathSync, statSync, type Dirent, type Stats } from "node:fs";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { fsdecode, fsencode, fsPath } from "../py/codecs.js";
 import { WELL_KNOWN } from "./dotfiles.js";
@@ -88,7 +91,7 @@ export async function* walkTree(start: string, startWords: readonly string[], ru
   const walker = new Walker(rules, options);
   let startStats: Stats;
   try {
-    startStats = await stat(fsPath(start));
+    startStats = statSync(fsPath(start));
   } catch (error) {
     yield { kind: "problem", relative: [], reason: describeFailure(error) };
     return;
@@ -140,12 +143,12 @@ class Walker {
       const full = base + name;
       const entryRelative = [...relative, name];
       const isLink = dirent.isSymbolicLink();
-      if (isLink && !this.rules.follow_symlinks && (await this.leadsOut(full))) continue;
+      if (isLink && !this.rules.follow_symlinks && this.leadsOut(full)) continue;
       const known = dirent.isDirectory() || dirent.isFile();
       let stats: Stats | null = null;
       if (this.wantStats || isLink || !known) {
         try {
-          stats = await stat(fsPath(full));
+          stats = statSync(fsPath(full));
         } catch (error) {
           yield { kind: "problem", relative: entryRelative, reason: describeFailure(error) };
           continue;
@@ -157,7 +160,7 @@ class Walker {
         yield { kind: isFile ? "file" : "other", path: full, relative: entryRelative, isLink, stats };
         continue;
       }
-      stats ??= await this.statOrNull(full);
+      stats ??= this.statOrNull(full);
       if (stats === null) continue; // removed meanwhile
       const id = identity(stats);
       if (ancestors.includes(id)) {
@@ -178,24 +181,24 @@ class Walker {
   }
 
   /** Whether the link at `path` resolves outside the served directory (a broken link: no). */
-  private async leadsOut(path: string): Promise<boolean> {
+  private leadsOut(path: string): boolean {
     let real: Buffer;
     try {
-      real = await realpath(fsencode(path), { encoding: "buffer" });
+      real = realpathSync(fsencode(path), { encoding: "buffer" });
     } catch {
       return false; // reported as a problem by the stat that follows
     }
     try {
-      this.realRoot ??= await realpath(fsencode(this.rules.root), { encoding: "buffer" });
+      this.realRoot ??= realpathSync(fsencode(this.rules.root), { encoding: "buffer" });
     } catch {
       return true;
     }
     return !isWithin(real, this.realRoot);
   }
 
-  private async statOrNull(path: string): Promise<Stats | null> {
+  private statOrNull(path: string): Stats | null {
     try {
-      return await stat(fsPath(path));
+      return statSync(fsPath(path));
     } catch {
       return null;
     }
