@@ -6,7 +6,8 @@
  * `GET /dir/?download=zip` (or `tar`, or `tar.gz`) answers the directory as an archive whose
  * entries sit in one folder named after it (`dir/…`), streamed as it is built: no temporary
  * file, the first bytes leave at once, and memory stays flat but for what the zip format itself
- * keeps for its central directory (about 100 bytes plus the name per entry; tar keeps nothing).
+ * keeps for its central directory (yazl's record of each entry, about 1.5 KiB at the peak; tar
+ * keeps nothing).
  * Files are read 64 KiB at a time, and nothing is read faster than the client takes it.
  *
  * - zip through yazl: ZIP64 where sizes, offsets or counts need it; names in UTF-8 with the UTF-8
