@@ -11,10 +11,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { killAll, startServer, stop, waitFor, type Running } from "./cli_process.js";
+import { killAll, waitFor } from "./cli_process.js";
 import { serve } from "./helpers.js";
 import { FormReporter } from "./forms_fixture.js";
-import { CHROMIUM, CHROMIUM_ARGS, INSTALL_TIMEOUT_MS, ensureChromium } from "./chromium_fixture.js";
+import { BrowserSession, CHROMIUM, CHROMIUM_ARGS, INSTALL_TIMEOUT_MS, serving } from "./chromium_fixture.js";
 
 // The functions given to page.evaluate run in the page; the suite compiles without the DOM
 // library, so the little of it they use is declared here.
@@ -37,50 +37,23 @@ let root: string;
 let browser: BrowserContext | null = null;
 let unavailable = "";
 
+const session = new BrowserSession();
+
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "simplehttp-browser-"));
-  unavailable = ensureChromium();
-  if (unavailable) {
-    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
-    return;
-  }
-  const { chromium } = await import("playwright-core");
-  try {
-    // A new, empty profile: nothing from another run, and --user-data-dir is playwright's to set.
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(root, "profile-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-  } catch (error) {
-    unavailable = `${CHROMIUM} does not start: ${(error as Error).message.split("\n")[0]}`;
-    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
-  }
+  await session.start(root);
+  browser = session.browser;
+  unavailable = session.unavailable;
 }, { timeout: INSTALL_TIMEOUT_MS + 60_000 });
 
 after(async () => {
-  await browser?.close();
+  await session.close();
   killAll();
   rmSync(root, { recursive: true, force: true });
 });
 
 /** A fresh page, closed when the test ends; null (the test skipped) when there is no browser. */
-async function newPage(t: TestContext): Promise<Page | null> {
-  if (!browser) {
-    t.skip(unavailable);
-    return null;
-  }
-  const page = await browser.newPage();
-  t.after(() => page.close());
-  return page;
-}
-
-/** Serves `args` with the binary until the test ends. */
-async function serving(t: TestContext, args: readonly string[]): Promise<Running> {
-  const server = await startServer(args);
-  t.after(() => stop(server.proc));
-  return server;
-}
+const newPage = (t: TestContext): Promise<Page | null> => session.newPage(t);
 
 function site(name: string, files: Record<string, string | Buffer>): string {
   const dir = join(root, name);

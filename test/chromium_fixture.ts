@@ -3,8 +3,12 @@
  * playwright-core (never a browser download): installed when missing and we are root (as in CI,
  * where `.ci/run` also installs it), else the tests skip and say why.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import type { BrowserContext, Page } from "playwright-core";
+import { startServer, stop, type Running } from "./cli_process.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -39,3 +43,54 @@ export function ensureChromium(): string {
   return `chromium could not be installed: ${why}`;
 }
 
+
+/** One Chromium for a test file: started in `before`, a fresh page per test, closed in `after`. */
+export class BrowserSession {
+  browser: BrowserContext | null = null;
+  /** Why there is no browser (the tests then skip with it); "" when there is one. */
+  unavailable = "";
+
+  /** Installs Chromium if need be and starts it on a new, empty profile under `root`. */
+  async start(root: string): Promise<void> {
+    this.unavailable = ensureChromium();
+    if (this.unavailable) {
+      process.stdout.write(`browser tests skipped: ${this.unavailable}\n`);
+      return;
+    }
+    const { chromium } = await import("playwright-core");
+    try {
+      // A new, empty profile: nothing from another run, and --user-data-dir is playwright's to set.
+      this.browser = await chromium.launchPersistentContext(mkdtempSync(join(root, "profile-")), {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        acceptDownloads: true,
+      });
+    } catch (error) {
+      this.unavailable = `${CHROMIUM} does not start: ${(error as Error).message.split("\n")[0]}`;
+      process.stdout.write(`browser tests skipped: ${this.unavailable}\n`);
+    }
+  }
+
+  /** A fresh page, closed when the test ends; null (the test skipped) when there is no browser. */
+  async newPage(t: TestContext): Promise<Page | null> {
+    if (!this.browser) {
+      t.skip(this.unavailable);
+      return null;
+    }
+    const page = await this.browser.newPage();
+    t.after(() => page.close());
+    return page;
+  }
+
+  async close(): Promise<void> {
+    await this.browser?.close();
+  }
+}
+
+/** Serves `args` with the binary until the test ends. */
+export async function serving(t: TestContext, args: readonly string[]): Promise<Running> {
+  const server = await startServer(args);
+  t.after(() => stop(server.proc));
+  return server;
+}

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
-import { killAll, startServer, stop, type Running } from "./cli_process.js";
-import { CHROMIUM, CHROMIUM_ARGS, INSTALL_TIMEOUT_MS, ensureChromium } from "./chromium_fixture.js";
+import type { Page } from "playwright-core";
+import { killAll } from "./cli_process.js";
+import { BrowserSession, INSTALL_TIMEOUT_MS, serving } from "./chromium_fixture.js";
 import { ARCHIVE_TOOLS, ensureTools, runTool, treeFiles, writeTree, zbarDecode } from "./archive_fixture.js";
 
 declare const window: Record<string, unknown>;
@@ -19,53 +19,22 @@ declare const document: { querySelectorAll(selector: string): ArrayLike<{ getAtt
 
 const TIMEOUT = { timeout: 120_000 };
 let root = "";
-let browser: BrowserContext | null = null;
-let unavailable = "";
 let missingTools = "";
+const session = new BrowserSession();
 
 before(async () => {
   root = fs.mkdtempSync(join(tmpdir(), "simplehttp-share-browser-"));
   missingTools = ensureTools({ ...ARCHIVE_TOOLS, zbarimg: "zbar-tools" });
-  unavailable = ensureChromium();
-  if (unavailable) {
-    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
-    return;
-  }
-  const { chromium } = await import("playwright-core");
-  try {
-    browser = await chromium.launchPersistentContext(fs.mkdtempSync(join(root, "profile-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      acceptDownloads: true,
-    });
-  } catch (error) {
-    unavailable = `${CHROMIUM} does not start: ${(error as Error).message.split("\n")[0]}`;
-    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
-  }
+  await session.start(root);
 }, { timeout: INSTALL_TIMEOUT_MS + 60_000 });
 
 after(async () => {
-  await browser?.close();
+  await session.close();
   killAll();
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-async function newPage(t: TestContext): Promise<Page | null> {
-  if (!browser) {
-    t.skip(unavailable);
-    return null;
-  }
-  const page = await browser.newPage();
-  t.after(() => page.close());
-  return page;
-}
-
-async function serving(t: TestContext, args: readonly string[]): Promise<Running> {
-  const server = await startServer(args);
-  t.after(() => stop(server.proc));
-  return server;
-}
+const newPage = (t: TestContext): Promise<Page | null> => session.newPage(t);
 
 function tree(name: string, files: Record<string, string | Buffer>): string {
   const dir = join(root, name);
