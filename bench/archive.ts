@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Meter, Probe } from "./proc.js";
+import { noise } from "./fixture.js";
 
 const MiB = 1024 * 1024;
 const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -34,27 +35,18 @@ function tool(command: string, args: string[], options: { cwd?: string } = {}): 
   return { status: result.status, stdout: result.stdout?.toString() ?? "", stderr: result.stderr?.toString() ?? "" };
 }
 
-/** A 1 MiB block of bytes with no repeats within deflate's 32 KiB window: stored, not compressed. */
-function noisyBlock(seed: number): Buffer {
-  const block = Buffer.alloc(MiB);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < MiB; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    block.writeUInt32LE(x >>> 0, i);
-  }
-  return block;
-}
-
 function makeBigFolder(dir: string): Map<string, string> {
   const hashes = new Map<string, string>();
   mkdirSync(dir, { recursive: true });
+  // Incompressible (no repeat within deflate's 32 KiB window): zip stores it, gzip works for nothing.
+  const block = noise(MiB);
   for (let f = 0; f < 8; f++) {
     const hash = createHash("sha256");
     const fd = openSync(join(dir, `part-${f}.bin`), "w");
+    const first = Buffer.from(`part ${f}\n`); // files differ from their first bytes
+    writeSync(fd, first);
+    hash.update(first);
     for (let m = 0; m < 256; m++) {
-      const block = noisyBlock(f * 1000 + m + 1);
       writeSync(fd, block);
       hash.update(block);
     }
