@@ -10,6 +10,7 @@
  * keeps nothing).
  * Files are read 64 KiB at a time, and nothing is read faster than the client takes it.
  *
+ * The writers are in archive_writers.ts:
  * - zip through yazl: ZIP64 where sizes, offsets or counts need it; names in UTF-8 with the UTF-8
  *   flag; times (DOS and Info-ZIP's UTC field) and Unix modes kept; text-like files deflated,
  *   files compressed already (images, video, archives) stored.
@@ -28,13 +29,8 @@
  */
 import { open, type FileHandle } from "node:fs/promises";
 import { closeSync, openSync, readSync, statSync, type Stats } from "node:fs";
-import { once } from "node:events";
-import { PassThrough, Readable } from "node:stream";
-import { finished } from "node:stream/promises";
-import { createGzip } from "node:zlib";
+import { Readable } from "node:stream";
 import { basename } from "node:path";
-import yazl from "yazl";
-import tar, { type Header as TarHeaders } from "tar-stream";
 import { OPEN_TO_SERVE, type FileLike } from "../py/io.js";
 import { fsPath } from "../py/codecs.js";
 import { quote, unquoteWithFallback } from "../py/urllib.js";
@@ -42,6 +38,7 @@ import * as posixpath from "../py/posixpath.js";
 import { guess_file_type } from "../http/mime.js";
 import { COMPRESS_MIN_SIZE, ChunkedBody, isCompressible } from "./compression.js";
 import { describeFailure, walkTree, type WalkRules } from "./tree_walk.js";
+import { TarWriter, ZipWriter, type ArchiveWriter } from "./archive_writers.js";
 import { ConnectionClosedError } from "../socketserver/writer.js";
 
 /** The formats `?download=` takes, with their type and file name suffix. */
@@ -57,8 +54,6 @@ export const DOWNLOAD_PARAMETER = "download";
 /** The note listing what was left out, in the archive's top folder (another name if taken). */
 export const SKIPPED_NOTE = "simplehttp-skipped.txt";
 
-/** tar.gz's zlib level: the fastest, as most of a shared folder (photos, video) does not compress. */
-export const GZIP_LEVEL = 1;
 /** How much of a file is read at once. */
 const READ_CHUNK = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -448,122 +443,4 @@ function readSmallFile(path: string, size: number, problem: (reason: string) => 
 
 function* zeros(count: number): Generator<Buffer> {
   for (let left = count; left > 0; left -= READ_CHUNK) yield ZEROS.subarray(0, Math.min(READ_CHUNK, left));
-}
-
-/** What both formats offer the job. Each method resolves once the writer can take more. */
-interface ArchiveWriter {
-  readonly output: Readable;
-  directory(name: string, stats: Stats, signal: AbortSignal): Promise<void>;
-  file(name: string, stats: Stats, source: Readable, compress: boolean, signal: AbortSignal): Promise<void>;
-  note(name: string, text: string, signal: AbortSignal): Promise<void>;
-  finish(signal: AbortSignal): Promise<void>;
-  destroy(error?: Error): void;
-}
-
-/** zip through yazl, which streams each entry with a data descriptor and adds ZIP64 where needed. */
-class ZipWriter implements ArchiveWriter {
-  private readonly zip = new yazl.ZipFile();
-  readonly output: Readable = this.zip.outputStream as unknown as Readable;
-  private source: Readable | null = null;
-
-  constructor() {
-    // yazl reports a failure on the zip file itself; the job sees it through the output.
-    this.zip.on("error", (error: Error) => this.output.destroy(error));
-  }
-
-  async directory(name: string, stats: Stats, signal: AbortSignal): Promise<void> {
-    this.zip.addEmptyDirectory(name, { mtime: stats.mtime, mode: stats.mode });
-    await this.room(signal);
-  }
-
-  async file(name: string, stats: Stats, source: Readable, compress: boolean, signal: AbortSignal): Promise<void> {
-    this.source = source;
-    // yazl keeps this function with the entry until the end (for the central directory): it must
-    // not keep the stream, and what it read, alive with it.
-    let handOver: Readable | null = source;
-    this.zip.addReadStreamLazy(name, { mtime: stats.mtime, mode: stats.mode, size: stats.size, compress }, (callback) => {
-      const stream = handOver!;
-      handOver = null;
-      callback(null, stream);
-    });
-    // yazl takes entries in turn: this one's data is read once the ones before it are written.
-    await finished(source, { signal });
-    this.source = null;
-  }
-
-  async note(name: string, text: string, signal: AbortSignal): Promise<void> {
-    this.zip.addBuffer(Buffer.from(text, "utf8"), name, { mtime: new Date(), mode: 0o100644 });
-    await this.room(signal);
-  }
-
-  async finish(): Promise<void> {
-    this.zip.end();
-  }
-
-  /** yazl writes headers without waiting: wait here while the client has not taken them. */
-  private async room(signal: AbortSignal): Promise<void> {
-    const output = this.output as unknown as PassThrough;
-    if (output.writableNeedDrain) await once(output, "drain", { signal });
-  }
-
-  destroy(error?: Error): void {
-    this.source?.destroy();
-    this.output.destroy(error);
-  }
-}
-
-/** tar (and tar.gz) through tar-stream; the entry stream applies backpressure to each file. */
-class TarWriter implements ArchiveWriter {
-  private readonly pack = tar.pack();
-  readonly output: Readable;
-  private source: Readable | null = null;
-
-  constructor(gzip: boolean) {
-    // tar.gz compresses everything, photos and videos too: zlib's fastest level (docs/FEATURES.md).
-    this.output = gzip ? createGzip({ level: GZIP_LEVEL }) : new PassThrough();
-    this.pack.pipe(this.output as unknown as NodeJS.WritableStream);
-    this.pack.on("error", (error: Error) => this.output.destroy(error));
-  }
-
-  directory(name: string, stats: Stats): Promise<void> {
-    return this.entry({ name: name + "/", type: "directory", mode: stats.mode & 0o7777, mtime: stats.mtime });
-  }
-
-  async file(name: string, stats: Stats, source: Readable, _compress: boolean, signal: AbortSignal): Promise<void> {
-    this.source = source;
-    let written: (error?: Error | null) => void = () => {};
-    const entryDone = new Promise<void>((resolve, reject) => (written = (error) => (error ? reject(error) : resolve())));
-    entryDone.catch(() => {}); // awaited below, unless the client has gone (then it fails, unheard)
-    const sink = this.pack.entry({ name, type: "file", size: stats.size, mode: stats.mode & 0o7777, mtime: stats.mtime }, written) as unknown as NodeJS.WritableStream;
-    for await (const chunk of source) {
-      if (signal.aborted) return;
-      if (!sink.write(chunk)) await once(sink, "drain", { signal });
-    }
-    sink.end();
-    await entryDone;
-    this.source = null;
-  }
-
-  note(name: string, text: string): Promise<void> {
-    const data = Buffer.from(text, "utf8");
-    return new Promise((resolve, reject) => {
-      this.pack.entry({ name, type: "file", size: data.length, mode: 0o644, mtime: new Date() }, data, (error) => (error ? reject(error) : resolve()));
-    });
-  }
-
-  async finish(): Promise<void> {
-    this.pack.finalize();
-  }
-
-  private entry(header: Partial<TarHeaders> & { name: string }): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pack.entry(header, (error) => (error ? reject(error) : resolve()));
-    });
-  }
-
-  destroy(error?: Error): void {
-    this.source?.destroy();
-    this.pack.destroy();
-    this.output.destroy(error);
-  }
 }
