@@ -7,14 +7,14 @@
  */
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { killAll, startServer, stop, waitFor, type Running } from "./cli_process.js";
+import { killAll, waitFor } from "./cli_process.js";
 import { serve } from "./helpers.js";
 import { FormReporter } from "./forms_fixture.js";
+import { BrowserSession, CHROMIUM, CHROMIUM_ARGS, INSTALL_TIMEOUT_MS, serving } from "./chromium_fixture.js";
 
 // The functions given to page.evaluate run in the page; the suite compiles without the DOM
 // library, so the little of it they use is declared here.
@@ -31,87 +31,29 @@ interface PageElement {
 declare const document: { getElementById(id: string): PageElement | null };
 declare const window: Record<string, unknown>;
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-/** Installing Chromium with apt may take minutes on a fresh machine. */
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const TIMEOUT = { timeout: 120_000 };
 
 let root: string;
 let browser: BrowserContext | null = null;
 let unavailable = "";
 
-/** Installs Debian's chromium when it is missing and we may (root, apt-get); returns why not otherwise. */
-function ensureChromium(): string {
-  if (existsSync(CHROMIUM)) return "";
-  if (process.platform !== "linux" || process.getuid?.() !== 0) return `${CHROMIUM} is missing, and only root can install it`;
-  const hasApt = spawnSync("sh", ["-c", "command -v apt-get"]).status === 0;
-  if (!hasApt) return `${CHROMIUM} is missing, and there is no apt-get to install it`;
-  process.stdout.write("installing Debian's chromium for the browser tests (apt-get)\n");
-  const install = spawnSync("sh", ["-c", "apt-get update && apt-get install -y chromium"], {
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    stdio: ["ignore", "ignore", "pipe"],
-    timeout: INSTALL_TIMEOUT_MS,
-  });
-  if (existsSync(CHROMIUM)) return "";
-  if (install.status === 0) return `apt-get installed chromium, but ${CHROMIUM} is still missing`;
-  const why = install.error?.message || install.stderr?.toString().trim().split("\n").pop() || `status ${install.status}`;
-  return `chromium could not be installed: ${why}`;
-}
+const session = new BrowserSession();
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "simplehttp-browser-"));
-  unavailable = ensureChromium();
-  if (unavailable) {
-    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
-    return;
-  }
-  const { chromium } = await import("playwright-core");
-  try {
-    // A new, empty profile: nothing from another run, and --user-data-dir is playwright's to set.
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(root, "profile-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-  } catch (error) {
-    unavailable = `${CHROMIUM} does not start: ${(error as Error).message.split("\n")[0]}`;
-    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
-  }
+  await session.start(root);
+  browser = session.browser;
+  unavailable = session.unavailable;
 }, { timeout: INSTALL_TIMEOUT_MS + 60_000 });
 
 after(async () => {
-  await browser?.close();
+  await session.close();
   killAll();
   rmSync(root, { recursive: true, force: true });
 });
 
 /** A fresh page, closed when the test ends; null (the test skipped) when there is no browser. */
-async function newPage(t: TestContext): Promise<Page | null> {
-  if (!browser) {
-    t.skip(unavailable);
-    return null;
-  }
-  const page = await browser.newPage();
-  t.after(() => page.close());
-  return page;
-}
-
-/** Serves `args` with the binary until the test ends. */
-async function serving(t: TestContext, args: readonly string[]): Promise<Running> {
-  const server = await startServer(args);
-  t.after(() => stop(server.proc));
-  return server;
-}
+const newPage = (t: TestContext): Promise<Page | null> => session.newPage(t);
 
 function site(name: string, files: Record<string, string | Buffer>): string {
   const dir = join(root, name);

@@ -99,6 +99,19 @@ beyond python -m http.server:
                         (default) read-only, rw read-write (--upload
                         --upload-overwrite --allow-delete --allow-mkdir
                         --allow-move)
+  --archive             let every folder be downloaded as one zip, tar or
+                        tar.gz file (?download=zip), streamed
+  --qr                  print a QR code of the network URL, and show one on
+                        the rich listing
+  --search              find names below a folder (?q=TEXT), with a search box
+                        on the rich listing (implies --listing rich)
+  --search-max N        stop a search after visiting N entries, with partial
+                        results (default: 100000)
+  --search-time SECONDS
+                        stop a search after SECONDS, with partial results
+                        (default: 5)
+  --readme              show a folder's README.md (or readme.md, README.txt)
+                        below the rich listing (implies --listing rich)
   --version             show the version and exit
 `;
 
@@ -222,7 +235,7 @@ describe("parseCommandLine: the additions (in-process)", () => {
     [["--d", "public"], { directory: "public", additions: false }],
     [["--p", "HTTP/1.1"], { protocol: "HTTP/1.1", additions: false }],
     [["--c"], { cgi: true, additions: false }],
-    [["--pre", "--header", "A: b", "--wa", "--q"], { precompressed: true, headers: [["A", "b"]], watch: true, cache_control: "no-cache", quiet: true }],
+    [["--pre", "--header", "A: b", "--wa", "--qu"], { precompressed: true, headers: [["A", "b"]], watch: true, cache_control: "no-cache", quiet: true }],
   ];
   for (const [args, expected] of cases) {
     test(`[${args.map((arg) => JSON.stringify(arg)).join(", ")}]`, () => {

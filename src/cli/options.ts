@@ -106,6 +106,20 @@ export interface CommandLine {
   /** Whether any flag beyond Python's was given: then the terminal says more than the banner. */
   additions: boolean;
 
+  // Sharing a folder (README "Sharing a folder"): each the handler's attribute of the same name.
+  /** `--archive`: folders as zip, tar or tar.gz downloads (`?download=`). */
+  archive?: boolean;
+  /** `--qr`: a QR code of the network URL after the banner and on the rich listing. */
+  qr?: boolean;
+  /** `--search`: `?q=` and a search box on the rich listing. */
+  search?: boolean;
+  /** `--search-max N`: the handler's `search_max_entries`. */
+  search_max_entries?: number;
+  /** `--search-time SECONDS`: the handler's `search_timeout`. */
+  search_timeout?: number;
+  /** `--readme`: the folder's README under the rich listing. */
+  readme?: boolean;
+
   // Reliability (docs/SECURITY.md). Each is present only when given: absent, the library's default
   // stays in force. A timeout of 0 is `null`, no limit (as 0 disables Node's own HTTP timeouts).
   /** `--header-timeout SECONDS`: the handler's `header_timeout`. */
@@ -130,6 +144,45 @@ export interface CommandLine {
 
 /** A usage error: printed after the usage, exit status 2. */
 export class UsageError extends Error {}
+
+/** Sharing a folder (features/archive.ts, qr.ts, search.ts, readme.ts). */
+const SHARING_OPTIONS: readonly OptionSpec[] = [
+  {
+    flags: ["--archive"],
+    dest: "archive",
+    kind: "switch",
+    help: "let every folder be downloaded as one zip, tar or tar.gz file (?download=zip), streamed",
+  },
+  { flags: ["--qr"], dest: "qr", kind: "switch", help: "print a QR code of the network URL, and show one on the rich listing" },
+  {
+    flags: ["--search"],
+    dest: "search",
+    kind: "switch",
+    help: "find names below a folder (?q=TEXT), with a search box on the rich listing (implies --listing rich)",
+  },
+  {
+    flags: ["--search-max"],
+    dest: "search_max_entries",
+    kind: "value",
+    metavar: "N",
+    convert: searchEntries,
+    help: "stop a search after visiting N entries, with partial results (default: 100000)",
+  },
+  {
+    flags: ["--search-time"],
+    dest: "search_timeout",
+    kind: "value",
+    metavar: "SECONDS",
+    convert: searchSeconds,
+    help: "stop a search after SECONDS, with partial results (default: 5)",
+  },
+  {
+    flags: ["--readme"],
+    dest: "readme",
+    kind: "switch",
+    help: "show a folder's README.md (or readme.md, README.txt) below the rich listing (implies --listing rich)",
+  },
+];
 
 const OPTIONS: readonly OptionSpec[] = [
   { flags: ["-h", "--help"], dest: "help", kind: "help", help: "show this help message and exit" },
@@ -400,9 +453,25 @@ const OPTIONS: readonly OptionSpec[] = [
       convert: webdavMode,
       help: "serve WebDAV, to mount the folder as a drive: ro (default) read-only, rw read-write (--upload --upload-overwrite --allow-delete --allow-mkdir --allow-move)",
     },
+    ...SHARING_OPTIONS,
     { flags: ["--version"], dest: "version", kind: "version", help: "show the version and exit" },
   ]),
 ];
+
+
+/** `--search-max N`: a count from 1. */
+function searchEntries(text: string): number {
+  const count = pyInt(text);
+  if (count < 1n) throw new RangeError(`${count} is not a number of entries (1 or more)`);
+  return count > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(count);
+}
+
+/** `--search-time SECONDS`: more than 0. */
+function searchSeconds(text: string): number {
+  const seconds = graceSeconds(text);
+  if (seconds === 0) throw new RangeError("0 is not a number of seconds (more than 0)");
+  return seconds;
+}
 
 /** Puts options in the help section of the additions (which keeps them out of the usage line). */
 function beyondPython(options: OptionSpec[]): OptionSpec[] {
@@ -650,6 +719,7 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     if (values[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = values[name];
   }
   if (values["no_follow_symlinks"] === true) options.follow_symlinks = false;
+  readSharingOptions(options, values);
   if (values["upload_max"] !== undefined) options.upload_max = values["upload_max"] as number | null;
   // WebDAV clients compare entity tags (If: [etag], getetag): files are sent with theirs.
   if (options.webdav !== null) options.etag = true;
@@ -662,6 +732,24 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
   const authFile = text("auth_file");
   if (authFile !== null) options.auth = [...(options.auth ?? []), ...readCredentials(authFile)];
   return options;
+}
+
+/**
+ * The sharing flags, each set only when given. `--search` and `--readme` are parts of the rich
+ * listing: they turn it on, and refuse `--listing python`.
+ */
+function readSharingOptions(options: CommandLine, values: Record<string, unknown>): void {
+  for (const name of ["archive", "qr", "search", "readme", "search_max_entries", "search_timeout"] as const) {
+    if (values[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = values[name];
+  }
+  for (const flag of ["search", "readme"] as const) {
+    if (!options[flag]) continue;
+    if (values["listing"] === "python") throw new UsageError(`--${flag} requires the rich listing (--listing rich)`);
+    options.listing = "rich";
+  }
+  if ((options.search_max_entries !== undefined || options.search_timeout !== undefined) && !options.search) {
+    throw new UsageError(`${options.search_max_entries !== undefined ? "--search-max" : "--search-time"} requires --search to be set`);
+  }
 }
 
 /** Python's `open(path, encoding="utf-8").read().strip()`, with its OSError text on failure. */

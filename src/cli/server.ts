@@ -179,6 +179,13 @@ export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub 
   if (command.body_timeout !== undefined) Handler.body_timeout = command.body_timeout;
   if (command.max_header_size !== undefined) Handler.max_header_size = command.max_header_size;
   if (command.follow_symlinks !== undefined) Handler.follow_symlinks = command.follow_symlinks;
+  // Sharing a folder, when given.
+  if (command.archive) Handler.archive = true;
+  if (command.qr) Handler.qr = true;
+  if (command.search) Handler.search = true;
+  if (command.search_max_entries !== undefined) Handler.search_max_entries = command.search_max_entries;
+  if (command.search_timeout !== undefined) Handler.search_timeout = command.search_timeout;
+  if (command.readme) Handler.readme = true;
   return Handler as unknown as CommandLineHandler;
 }
 

@@ -14,6 +14,7 @@ import type { Address } from "../socketserver/address.js";
 import { PROG, type CommandLine } from "./options.js";
 import { DEFAULT_UPLOAD_MAX, describeSize } from "../features/upload.js";
 import { removeStaleUploads } from "../features/atomic_write.js";
+import { lanUrl, qrTerminal } from "../features/qr.js";
 
 /** Addresses that mean every interface: IPv6 (with IPv4 mapped in) and IPv4 alone. */
 const ALL_IPV6 = new Set(["::", ""]);
@@ -82,6 +83,10 @@ export function featureNames(command: CommandLine): string[] {
   add(command.allow_delete || command.allow_mkdir || command.allow_move, manageFeature(command));
   add(command.webdav, command.webdav === "rw" ? "WebDAV" : "WebDAV (read-only)");
   add(command.auth, command.auth_scope === "uploads" ? "basic auth for uploads" : "basic auth");
+  add(command.archive, "archives (zip, tar, tar.gz)");
+  add(command.search, "search");
+  add(command.readme, "README");
+  add(command.qr, "QR code");
   add(command.quiet, "no request log");
   add(command.workers > 1, `${command.workers} workers`);
   add(command.header_timeout !== undefined, `header timeout ${seconds(command.header_timeout)}`);
@@ -130,7 +135,17 @@ export function startupText(command: CommandLine, scheme: string, address: Addre
   const lines = urlsToOpen(scheme, address, interfaces).map(([label, url]) => `  ${`${label}:`.padEnd(10)}${url}`);
   const features = featureNames(command);
   if (features.length > 0) lines.push(`  ${"Features:".padEnd(10)}${features.join(", ")}`);
-  return lines.map((line) => line + "\n").join("");
+  const text = lines.map((line) => line + "\n").join("");
+  return command.qr ? text + qrText(scheme, address, interfaces) : text;
+}
+
+/**
+ * `--qr`: the network URL (the first non-internal IPv4 address, or the address bound) as a QR
+ * code in half blocks, its URL under it.
+ */
+export function qrText(scheme: string, address: Address, interfaces = networkInterfaces()): string {
+  const url = lanUrl(scheme, address, interfaces);
+  return `\n${qrTerminal(url)}  ${url}\n`;
 }
 
 /** One line on stderr per setting that will not work as meant; the server starts all the same. */

@@ -35,6 +35,8 @@ import {
   type SortKey,
   type SortOrder,
 } from "./rich_listing_page.js";
+import type { PageExtras } from "./rich_listing_page.js";
+import { shareParts, type ShareHandler } from "./share_page.js";
 
 /** The listing a handler sends: Python's, or the rich one. */
 export type ListingStyle = "python" | "rich";
@@ -47,7 +49,7 @@ export type ListingHandler = Pick<SimpleHTTPRequestHandler, "path" | "headers" |
   allow_delete?: boolean;
   allow_mkdir?: boolean;
   allow_move?: boolean;
-};
+} & Partial<Omit<ShareHandler, "path">>;
 
 /** How long a directory's stats are reused (while its names stay the same). */
 export const STATS_MAX_AGE_MS = 1000;
@@ -110,10 +112,12 @@ export async function sendRichListing(handler: ListingHandler, path: string, ent
   const snapshot = snapshotOf(path, entries);
   const upload = handler.upload === true && !json;
   const manage = json ? "" : manageActions(handler);
-  const key = `${json ? "json" : upload ? "html+upload" : "html"}${manage ? `+${manage}` : ""} ${sort} ${order} ${urlPath}`;
+  // The sharing additions (archive links, search box, QR code, README: share_page.ts), when on.
+  const share = json ? null : await shareParts(handler as ShareHandler, path, urlPath, entries);
+  const key = `${json ? "json" : upload ? "html+upload" : "html"}${manage ? `+${manage}` : ""} ${sort} ${order} ${urlPath}${share ? " " + share.key : ""}`;
   let body = snapshot.bodies.get(key);
   if (body === undefined) {
-    body = json ? renderJson(snapshot, sort, order) : renderPage(snapshot, urlPath, sort, order, upload, manage);
+    body = json ? renderJson(snapshot, sort, order) : renderPage(snapshot, urlPath, sort, order, upload, manage, share?.extras);
     keep(snapshot, key, body);
   }
 
@@ -122,7 +126,7 @@ export async function sendRichListing(handler: ListingHandler, path: string, ent
     handler.send_header("Content-type", "application/json");
   } else {
     handler.send_header("Content-type", "text/html; charset=utf-8");
-    handler.send_header("Content-Security-Policy", listingPolicy(upload, manage !== ""));
+    handler.send_header("Content-Security-Policy", listingPolicy({ upload, manage: manage !== "", ...share?.policy }));
   }
   handler.send_header("Content-Length", String(body.length));
   // The same URL answers HTML or JSON by Accept: a cache must keep them apart.
@@ -324,7 +328,7 @@ function renderJson(snapshot: Snapshot, sort: SortKey, order: SortOrder): Buffer
   return Buffer.from(`[${objects.join(",")}]\n`, "utf8");
 }
 
-function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: SortOrder, upload: boolean, manage: string): Buffer {
+function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: SortOrder, upload: boolean, manage: string, extras?: PageExtras): Buffer {
   const decoded = unquoteWithFallback(urlPath);
   const rows = ordered(snapshot.items, sort, order).map((item) => item.row);
   if (posixpath.normpath(decoded) !== "/") rows.unshift(PARENT_ROW);
@@ -337,6 +341,7 @@ function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: S
     rows,
     upload,
     manage,
+    extras,
   });
   return encodeListing(html);
 }

@@ -134,16 +134,38 @@ export const CONTENT_SECURITY_POLICY = policy("", "", "'none'");
 export const UPLOAD_CONTENT_SECURITY_POLICY = policy(` ${UPLOAD_STYLE_HASH}`, ` ${UPLOAD_SCRIPT_HASH}`, "'self'");
 
 /**
- * The policy of a page with the upload form and the buttons for managing files as asked (their
- * requests are `connect-src 'self'` already): each adds its style and script hashes.
+ * The policy of a listing page: the page's own style and script by hash, and those of each
+ * addition it carries — the upload form, the buttons for managing files (their requests are
+ * `connect-src 'self'` already), the sharing additions' style (`share_page.ts`); forms sent back
+ * to this server (the upload form, the search box), and with a README, images from this server.
+ * Never `'unsafe-inline'`. Made once per combination.
  */
-export function listingPolicy(upload: boolean, manage: boolean): string {
-  if (!manage) return upload ? UPLOAD_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY;
-  return upload ? MANAGE_UPLOAD_POLICY : MANAGE_POLICY;
+export function listingPolicy({ upload = false, manage = false, styles = [], forms = false, images = false }: PolicyParts): string {
+  const key = `${+upload}${+manage}${+forms}${+images}${styles.join("\0")}`;
+  let made = policies.get(key);
+  if (made === undefined) {
+    const moreStyle = (upload ? ` ${UPLOAD_STYLE_HASH}` : "") + (manage ? ` ${MANAGE_STYLE_HASH}` : "") + styles.map((style) => ` ${hashSource(style)}`).join("");
+    const moreScript = (upload ? ` ${UPLOAD_SCRIPT_HASH}` : "") + (manage ? ` ${MANAGE_SCRIPT_HASH}` : "");
+    made = policy(moreStyle, moreScript, upload || forms ? "'self'" : "'none'");
+    if (images) made = made.replace("img-src data:", "img-src 'self' data:");
+    policies.set(key, made);
+  }
+  return made;
 }
 
-const MANAGE_POLICY = policy(` ${MANAGE_STYLE_HASH}`, ` ${MANAGE_SCRIPT_HASH}`, "'none'");
-const MANAGE_UPLOAD_POLICY = policy(` ${UPLOAD_STYLE_HASH} ${MANAGE_STYLE_HASH}`, ` ${UPLOAD_SCRIPT_HASH} ${MANAGE_SCRIPT_HASH}`, "'self'");
+/** What a listing page carries, as its policy must allow it (see `listingPolicy`). */
+export interface PolicyParts {
+  upload?: boolean;
+  manage?: boolean;
+  /** Inline styles of the additions, allowed by their hashes. */
+  styles?: readonly string[];
+  /** A form that is sent (to this server) besides the upload form. */
+  forms?: boolean;
+  /** Images from this server (a README's). */
+  images?: boolean;
+}
+
+const policies = new Map<string, string>();
 
 function policy(moreStyle: string, moreScript: string, formAction: string): string {
   return [
@@ -208,10 +230,21 @@ export interface PageParts {
   upload?: boolean;
   /** The file actions its buttons offer (`delete mkdir move`, manage_page.ts); empty for none. */
   manage?: string;
+  /** What the sharing additions put in the page (share_page.ts), each HTML already. */
+  extras?: PageExtras;
+}
+
+export interface PageExtras {
+  /** In the head, after the page's style: the additions' own `<style>`. */
+  head?: string;
+  /** Under the header (and the upload form): download links, the search box, the QR code. */
+  header?: string;
+  /** After the table: the README. */
+  footer?: string;
 }
 
 /** The whole page. */
-export function page({ title, crumbs, summary, sort, order, rows, upload = false, manage = "" }: PageParts): string {
+export function page({ title, crumbs, summary, sort, order, rows, upload = false, manage = "", extras }: PageParts): string {
   let head = upload ? UPLOAD_HEAD_END : HEAD_END;
   let end = upload ? UPLOAD_PAGE_END : PAGE_END;
   if (manage) {
@@ -219,8 +252,10 @@ export function page({ title, crumbs, summary, sort, order, rows, upload = false
     head = head.replace("</head>", `<style>${MANAGE_STYLE}</style>\n</head>`);
     end = end.replace(`<script>${SCRIPT}`, `<script>${MANAGE_SCRIPT}</script>\n<script>${SCRIPT}`);
   }
+  if (extras?.head) head = head.replace("</head>", `${extras.head}</head>`);
+  if (extras?.footer) end = end.replace("</table>\n", `</table>\n${extras.footer}`);
   return (
-    HEAD_START + title + head + crumbs + (upload ? UPLOAD_FILTER : FILTER) + (manage ? manageBar(manage) : "") +
+    HEAD_START + title + head + crumbs + (upload ? UPLOAD_FILTER : FILTER) + (manage ? manageBar(manage) : "") + (extras?.header ?? "") +
     `<p>${summary}</p>\n<table>\n` + HEADERS.get(`${sort} ${order}`)! + "\n<tbody>\n" + rows.join("") +
     end
   );
