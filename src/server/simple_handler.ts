@@ -86,7 +86,7 @@ export interface SimpleHTTPRequestHandlerOptions {
 /**
  * The `Location` that adds a directory's trailing slash: Python's (`urlunsplit` of the request's
  * parts with `/` added to the path), except where a browser would follow Python's to another
- * host (issue 11, item 9; docs/DIFFERENCES.md):
+ * host (docs/DIFFERENCES.md, docs/SECURITY.md):
  * - a backslash is sent as `%5C`: browsers read `\` as `/`, so `/\evil.example/` would be
  *   `//evil.example/`, a scheme-relative URL (`%5C` names the same directory here);
  * - a path without a host is never sent after a scheme (`http:/evil.example/..`, where
