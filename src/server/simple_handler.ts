@@ -220,6 +220,13 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   static compress = false;
   /**
+   * With `compress`, keep what was compressed (per file, coding and content: validated by each
+   * request's stat, like the small-file cache) so an unchanged file is not compressed again for
+   * every request; bounded in memory for the whole process (features/compression.ts).
+   * @default true
+   */
+  static compress_cache = true;
+  /**
    * Serve `x.br` or `x.gz`, when it sits beside `x` and the client accepts it, for a request of `x`.
    * @default false
    */
@@ -276,6 +283,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   extra_headers: readonly HeaderField[] = checkHeaderList((this.constructor as SimpleHandlerClass).extra_headers);
   cache_control: string | null = (this.constructor as SimpleHandlerClass).cache_control;
   compress: boolean = (this.constructor as SimpleHandlerClass).compress;
+  compress_cache: boolean = (this.constructor as SimpleHandlerClass).compress_cache;
   precompressed: boolean = (this.constructor as SimpleHandlerClass).precompressed;
   spa: string | null = (this.constructor as SimpleHandlerClass).spa;
   follow_symlinks: boolean = (this.constructor as SimpleHandlerClass).follow_symlinks;
