@@ -228,13 +228,13 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   override setup(): void {
     super.setup();
     const sweeper = this.server?._sweeper;
-    const timeouts = [this.header_timeout, this.keepalive_timeout, this.write_timeout, this.body_timeout].filter((t) => t !== null);
-    if (this.timeout === null && sweeper && timeouts.length > 0) {
-      sweeper.watch(this, Math.min(...timeouts) * 1000);
+    const shortest = shortestTimeout(this.header_timeout, this.keepalive_timeout, this.write_timeout, this.body_timeout);
+    if (this.timeout === null && sweeper && shortest !== null) {
+      sweeper.watch(this, shortest * 1000);
       this.watched = true;
     }
     const now = Date.now();
-    this.arm(Phase.Headers, this.server?._queuedAt?.get(this.request) ?? now);
+    this.arm(Phase.Headers, this.server?._queuedAt?.(this.request) ?? now);
     if (this.deadline !== 0 && this.deadline <= now) this.lastChance();
   }
 
@@ -816,6 +816,13 @@ function methodName(command: string): string {
 function detached(line: Buffer): Buffer {
   const size = line.buffer.byteLength;
   return size > 8192 && line.length * 2 < size ? Buffer.from(line) : line;
+}
+
+/** The smallest of the timeouts that are set, or null when none is. */
+function shortestTimeout(...timeouts: (number | null)[]): number | null {
+  let shortest: number | null = null;
+  for (const t of timeouts) if (t !== null && (shortest === null || t < shortest)) shortest = t;
+  return shortest;
 }
 
 /** The line logged when a request line and headers did not arrive within `timeout` seconds. */
