@@ -103,6 +103,8 @@ const SLOW_READ_MS = 1;
 /** How a copy reads its chunks: synchronously while reads are fast (see `SLOW_READ_MS`). */
 interface ReadMode {
   sync: boolean;
+  /** A synchronous read was slow: this copy stays on the pool. */
+  slow: boolean;
 }
 
 type ReadableFile = Required<Pick<FileLike, "readinto">> & Pick<FileLike, "readintoSync">;
@@ -112,11 +114,11 @@ function readChunk(source: ReadableFile, buffer: Buffer, mode: ReadMode): number
   const started = performance.now();
   if (mode.sync && source.readintoSync) {
     const n = source.readintoSync(buffer);
-    if (performance.now() - started > SLOW_READ_MS) mode.sync = false;
+    if (performance.now() - started > SLOW_READ_MS) mode.sync = !(mode.slow = true);
     return n;
   }
   return source.readinto(buffer).then((n) => {
-    mode.sync = source.readintoSync !== undefined && performance.now() - started <= SLOW_READ_MS;
+    mode.sync = !mode.slow && source.readintoSync !== undefined && performance.now() - started <= SLOW_READ_MS;
     return n;
   });
 }
@@ -164,7 +166,7 @@ function nextChunkSize(size: number, outputfile: Writable): number {
  */
 export async function copyInChunks(source: FileLike, outputfile: Writable): Promise<void> {
   let size = COPY_BUFSIZE;
-  const mode: ReadMode = { sync: false };
+  const mode: ReadMode = { sync: false, slow: false };
   for (;;) {
     const large = borrowLargeChunk(size);
     const want = large || COPY_BUFSIZE;
