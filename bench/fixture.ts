@@ -44,7 +44,7 @@ export interface Fixture {
 }
 
 /** 1 MiB of xorshift bytes: deterministic, incompressible. */
-function noise(size: number): Buffer {
+export function noise(size: number): Buffer {
   const buf = Buffer.allocUnsafe(size);
   let x = 0x9e3779b9;
   for (let i = 0; i < size; i += 4) {

@@ -7,14 +7,14 @@
  */
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { killAll, startServer, stop, waitFor, type Running } from "./cli_process.js";
+import { killAll, waitFor } from "./cli_process.js";
 import { serve } from "./helpers.js";
 import { FormReporter } from "./forms_fixture.js";
+import { BrowserSession, CHROMIUM, CHROMIUM_ARGS, INSTALL_TIMEOUT_MS, serving } from "./chromium_fixture.js";
 
 // The functions given to page.evaluate run in the page; the suite compiles without the DOM
 // library, so the little of it they use is declared here.
@@ -31,87 +31,29 @@ interface PageElement {
 declare const document: { getElementById(id: string): PageElement | null };
 declare const window: Record<string, unknown>;
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-/** Installing Chromium with apt may take minutes on a fresh machine. */
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const TIMEOUT = { timeout: 120_000 };
 
 let root: string;
 let browser: BrowserContext | null = null;
 let unavailable = "";
 
-/** Installs Debian's chromium when it is missing and we may (root, apt-get); returns why not otherwise. */
-function ensureChromium(): string {
-  if (existsSync(CHROMIUM)) return "";
-  if (process.platform !== "linux" || process.getuid?.() !== 0) return `${CHROMIUM} is missing, and only root can install it`;
-  const hasApt = spawnSync("sh", ["-c", "command -v apt-get"]).status === 0;
-  if (!hasApt) return `${CHROMIUM} is missing, and there is no apt-get to install it`;
-  process.stdout.write("installing Debian's chromium for the browser tests (apt-get)\n");
-  const install = spawnSync("sh", ["-c", "apt-get update && apt-get install -y chromium"], {
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    stdio: ["ignore", "ignore", "pipe"],
-    timeout: INSTALL_TIMEOUT_MS,
-  });
-  if (existsSync(CHROMIUM)) return "";
-  if (install.status === 0) return `apt-get installed chromium, but ${CHROMIUM} is still missing`;
-  const why = install.error?.message || install.stderr?.toString().trim().split("\n").pop() || `status ${install.status}`;
-  return `chromium could not be installed: ${why}`;
-}
+const session = new BrowserSession();
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "simplehttp-browser-"));
-  unavailable = ensureChromium();
-  if (unavailable) {
-    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
-    return;
-  }
-  const { chromium } = await import("playwright-core");
-  try {
-    // A new, empty profile: nothing from another run, and --user-data-dir is playwright's to set.
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(root, "profile-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-  } catch (error) {
-    unavailable = `${CHROMIUM} does not start: ${(error as Error).message.split("\n")[0]}`;
-    process.stdout.write(`browser tests skipped: ${unavailable}\n`);
-  }
+  await session.start(root);
+  browser = session.browser;
+  unavailable = session.unavailable;
 }, { timeout: INSTALL_TIMEOUT_MS + 60_000 });
 
 after(async () => {
-  await browser?.close();
+  await session.close();
   killAll();
   rmSync(root, { recursive: true, force: true });
 });
 
 /** A fresh page, closed when the test ends; null (the test skipped) when there is no browser. */
-async function newPage(t: TestContext): Promise<Page | null> {
-  if (!browser) {
-    t.skip(unavailable);
-    return null;
-  }
-  const page = await browser.newPage();
-  t.after(() => page.close());
-  return page;
-}
-
-/** Serves `args` with the binary until the test ends. */
-async function serving(t: TestContext, args: readonly string[]): Promise<Running> {
-  const server = await startServer(args);
-  t.after(() => stop(server.proc));
-  return server;
-}
+const newPage = (t: TestContext): Promise<Page | null> => session.newPage(t);
 
 function site(name: string, files: Record<string, string | Buffer>): string {
   const dir = join(root, name);
@@ -580,5 +522,99 @@ describe("in Chromium", () => {
       { type: "file", name: "files", filename: "strand bild.png", mimeType: "image/png", size: 300_000 },
       { type: "file", name: "files", filename: "notiz.txt", mimeType: "text/plain", size: Buffer.byteLength("grüße\n") },
     ]);
+  });
+});
+
+describe("in Chromium: managing files (--allow-delete, --allow-mkdir, --allow-move)", () => {
+  /** Console messages and page errors (a CSP violation is one), which these pages must not have. */
+  function watchErrors(page: Page): string[] {
+    const errors: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error" || message.type() === "warning") errors.push(message.text());
+    });
+    page.on("pageerror", (error) => errors.push(error.message));
+    return errors;
+  }
+
+  /** Answers the next dialog (a prompt with `text`, a confirm with OK) and keeps its message. */
+  function answerDialogs(page: Page, answers: (string | boolean)[]): string[] {
+    const messages: string[] = [];
+    page.on("dialog", async (dialog) => {
+      messages.push(dialog.message());
+      const answer = answers.shift();
+      if (answer === false) await dialog.dismiss();
+      else await dialog.accept(typeof answer === "string" ? answer : undefined);
+    });
+    return messages;
+  }
+
+  const rowNames = (page: Page) => page.locator("tbody tr:not(.up) td:first-child a").allTextContents();
+
+  test("New folder, Rename (into that folder) and Delete (after a confirmation) change the folder and the listing", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("manage-buttons", { "notes.txt": "n\n", "old name.txt": "o\n", "photos/a.jpg": "jpg" });
+    const server = await serving(t, ["--listing", "rich", "--allow-delete", "--allow-mkdir", "--allow-move", "-b", "127.0.0.1", "-d", dir, "0"]);
+    const errors = watchErrors(page);
+    const messages = answerDialogs(page, ["new folder", "new folder/renamed é.txt", false, true, true]);
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    assert.deepEqual(await rowNames(page), ["photos/", "notes.txt", "old name.txt"]);
+
+    await Promise.all([page.waitForEvent("load"), page.click("#mkdir")]);
+    assert.ok(existsSync(join(dir, "new folder")), "MKCOL made the folder");
+    assert.deepEqual(await rowNames(page), ["new folder/", "photos/", "notes.txt", "old name.txt"]);
+
+    await Promise.all([page.waitForEvent("load"), page.click("button[aria-label='Rename old name.txt']")]);
+    assert.equal(readFileSync(join(dir, "new folder", "renamed é.txt"), "utf8"), "o\n");
+    assert.ok(!existsSync(join(dir, "old name.txt")));
+    assert.deepEqual(await rowNames(page), ["new folder/", "photos/", "notes.txt"]);
+
+    // The first confirmation is dismissed: nothing goes.
+    await page.click("button[aria-label='Delete notes.txt']");
+    await page.waitForTimeout(300);
+    assert.ok(existsSync(join(dir, "notes.txt")), "dismissed: kept");
+    await Promise.all([page.waitForEvent("load"), page.click("button[aria-label='Delete notes.txt']")]);
+    assert.ok(!existsSync(join(dir, "notes.txt")));
+    await Promise.all([page.waitForEvent("load"), page.click("button[aria-label='Delete photos']")]);
+    assert.ok(!existsSync(join(dir, "photos")), "a folder goes with what it holds (?recursive=1)");
+    assert.deepEqual(await rowNames(page), ["new folder/"]);
+
+    assert.deepEqual(messages, [
+      "Name of the new folder",
+      "Rename or move old name.txt to (a name, or a path such as ../other/old name.txt)",
+      "Delete notes.txt?",
+      "Delete notes.txt?",
+      "Delete the folder photos and everything in it?",
+    ]);
+    assert.deepEqual(errors, [], "no CSP violation, no script error");
+    const log = server.proc.stderr();
+    for (const line of ["made directory /new folder/", "moved /old name.txt to /new folder/renamed é.txt", "deleted /notes.txt", "deleted /photos/ (with its contents)"]) {
+      assert.ok(log.includes(line), `logged: ${line}`);
+    }
+  });
+
+  test("a refusal is shown in words, and the listing stays", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("manage-refused", { "a.txt": "a\n", "b.txt": "b\n" });
+    const { port } = await serving(t, ["--listing", "rich", "--allow-move", "-b", "127.0.0.1", "-d", dir, "0"]);
+    answerDialogs(page, ["b.txt"]);
+    await page.goto(`http://127.0.0.1:${port}/`);
+    assert.equal(await page.locator("button[aria-label='Delete a.txt']").count(), 0, "no Delete without --allow-delete");
+    assert.equal(await page.locator("#mkdir").isVisible(), false, "no New folder without --allow-mkdir");
+    await page.click("button[aria-label='Rename a.txt']");
+    await page.waitForSelector("#manage-status.failed");
+    assert.equal(await page.locator("#manage-status").textContent(), "Moving a.txt: refused: 412 The destination exists (Overwrite: F)");
+    assert.equal(readFileSync(join(dir, "b.txt"), "utf8"), "b\n", "never over an existing name");
+  });
+
+  test("without the flags the rich listing has no buttons", TIMEOUT, async (t) => {
+    const page = await newPage(t);
+    if (!page) return;
+    const dir = site("manage-none", { "a.txt": "a\n" });
+    const { port } = await serving(t, ["--listing", "rich", "-b", "127.0.0.1", "-d", dir, "0"]);
+    await page.goto(`http://127.0.0.1:${port}/`);
+    assert.equal(await page.locator("#manage").count(), 0);
+    assert.equal(await page.locator("td.act").count(), 0);
   });
 });

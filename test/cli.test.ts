@@ -464,7 +464,8 @@ describe("parseCommandLine (in-process)", () => {
   const base: CommandLine = { cgi: false, bind: null, directory: "/cwd", protocol: "HTTP/1.0", port: 8000, tls_cert: null, tls_key: null, tls_password_file: null, tls_password: null,
     etag: false, cors: false, headers: [], cache_control: null, compress: false, precompressed: false, spa: null,
     watch: false, open: false, quiet: false, workers: 1, listing: "python", charset: null, dotfiles: true,
-    upload: false, upload_overwrite: false, upload_mkdir: false, auth: null, auth_scope: "all", dev: false, additions: false };
+    upload: false, upload_overwrite: false, upload_mkdir: false, auth: null, auth_scope: "all",
+    allow_delete: false, allow_mkdir: false, allow_move: false, webdav: null, dev: false, additions: false };
   const cases: [args: string[], expected: Partial<CommandLine>][] = [
     [[], {}],
     [["8080"], { port: 8080 }],

@@ -89,7 +89,29 @@ beyond python -m http.server:
   --auth-file FILE      read USER:PASSWORD lines from FILE (kept out of ps and
                         the shell's history)
   --auth-scope SCOPE    what --auth guards: all (default) requests, or uploads
-                        only
+                        only (and every other write)
+  --allow-delete        let DELETE remove files, and folders with ?recursive=1
+                        (buttons on the rich listing)
+  --allow-mkdir         let MKCOL make folders (a button on the rich listing)
+  --allow-move          let MOVE with a Destination header rename and move (a
+                        button on the rich listing)
+  --webdav [MODE]       serve WebDAV, to mount the folder as a drive: ro
+                        (default) read-only, rw read-write (--upload
+                        --upload-overwrite --allow-delete --allow-mkdir
+                        --allow-move)
+  --archive             let every folder be downloaded as one zip, tar or
+                        tar.gz file (?download=zip), streamed
+  --qr                  print a QR code of the network URL, and show one on
+                        the rich listing
+  --search              find names below a folder (?q=TEXT), with a search box
+                        on the rich listing (implies --listing rich)
+  --search-max N        stop a search after visiting N entries, with partial
+                        results (default: 100000)
+  --search-time SECONDS
+                        stop a search after SECONDS, with partial results
+                        (default: 5)
+  --readme              show a folder's README.md (or readme.md, README.txt)
+                        below the rich listing (implies --listing rich)
   --version             show the version and exit
 `;
 
@@ -133,6 +155,10 @@ describe("usage errors in the additions: Python's usage, one error line, exit st
     [["-H", "X-A: b\nc"], 'argument -H/--header: invalid value for header X-A: it contains CR, LF or NUL ("b\\nc")'],
     [["--header=Bad Name: x"], 'argument -H/--header: invalid header name "Bad Name"'],
     [["-H"], "argument -H/--header: expected one argument"],
+    [["--webdav", "rx"], "argument --webdav: invalid choice: 'rx' (choose from ro, rw)"],
+    [["--webdav", "rw", "--workers", "2"], "--webdav with writing keeps its locks in one process: it cannot be used with --workers"],
+    [["--webdav", "--allow-delete", "--workers", "2"], "--webdav with writing keeps its locks in one process: it cannot be used with --workers"],
+    [["--allow"], "ambiguous option: --allow could match --allow-delete, --allow-mkdir, --allow-move"],
     [["--cache", "abc"], "argument --cache: invalid int value: 'abc'"],
     [["--cache", "-5"], "argument --cache: -5 is not a number of seconds (0 or more)"],
     [["--cache", "5", "--no-cache"], "argument --no-cache: not allowed with argument --cache"],
@@ -167,7 +193,8 @@ describe("parseCommandLine: the additions (in-process)", () => {
     tls_password_file: null, tls_password: null, etag: false, cors: false, headers: [], cache_control: null,
     compress: false, precompressed: false, spa: null, watch: false, open: false, quiet: false, workers: 1,
     listing: "python", charset: null, dotfiles: true, upload: false, upload_overwrite: false, upload_mkdir: false,
-    auth: null, auth_scope: "all", dev: false, additions: true,
+    auth: null, auth_scope: "all", allow_delete: false, allow_mkdir: false, allow_move: false, webdav: null,
+    dev: false, additions: true,
   };
   const cases: [args: string[], expected: Partial<CommandLine>][] = [
     [["--etag", "--cors", "--compress", "--precompressed"], { etag: true, cors: true, compress: true, precompressed: true }],
@@ -196,12 +223,19 @@ describe("parseCommandLine: the additions (in-process)", () => {
     [["--listing=python"], { listing: "python" }],
     [["--charset", "utf-8"], { charset: "utf-8" }],
     [["--no-dotfiles"], { dotfiles: false }],
+    [["--allow-delete", "--allow-mkdir"], { allow_delete: true, allow_mkdir: true }],
+    [["--allow-move"], { allow_move: true }],
+    [["--webdav"], { webdav: "ro", etag: true, protocol: "HTTP/1.1" }],
+    [["--webdav", "rw"], {
+      webdav: "rw", etag: true, protocol: "HTTP/1.1", upload: true, upload_overwrite: true, allow_delete: true, allow_mkdir: true, allow_move: true,
+    }],
+    [["--webdav=ro", "-p", "HTTP/1.0", "--workers", "2"], { webdav: "ro", etag: true, workers: 2 }],
     [["--no-d"], { dotfiles: false }],
     // Python's abbreviations keep their meaning where an addition shares the prefix (and are none of ours).
     [["--d", "public"], { directory: "public", additions: false }],
     [["--p", "HTTP/1.1"], { protocol: "HTTP/1.1", additions: false }],
     [["--c"], { cgi: true, additions: false }],
-    [["--pre", "--header", "A: b", "--wa", "--q"], { precompressed: true, headers: [["A", "b"]], watch: true, cache_control: "no-cache", quiet: true }],
+    [["--pre", "--header", "A: b", "--wa", "--qu"], { precompressed: true, headers: [["A", "b"]], watch: true, cache_control: "no-cache", quiet: true }],
   ];
   for (const [args, expected] of cases) {
     test(`[${args.map((arg) => JSON.stringify(arg)).join(", ")}]`, () => {

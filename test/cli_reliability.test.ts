@@ -226,7 +226,7 @@ describe("usage errors: Python's usage, one error line, exit status 2", () => {
     [["--no-follow-symlinks=yes"], "argument --no-follow-symlinks: ignored explicit argument 'yes'"],
     // New prefixes shared with earlier additions: argparse calls these ambiguous.
     [["--hea", "X-A: b"], "ambiguous option: --hea could match --header, --header-timeout"],
-    [["--s"], "ambiguous option: --s could match --spa, --shutdown-grace"],
+    [["--s"], "ambiguous option: --s could match --spa, --shutdown-grace, --search, --search-max, --search-time"],
     [["--no"], "ambiguous option: --no could match --no-cache, --no-dotfiles, --no-follow-symlinks"],
     // An error comes in argparse's order: the flag's before a later bad port.
     [["--max-connections", "x", "abc"], "argument --max-connections: invalid int value: 'x'"],

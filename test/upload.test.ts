@@ -534,7 +534,12 @@ describe("faults leave nothing behind", () => {
       await waitFor(() => openUploadCount() === 0 && temps(dir).length === 0, "the temporary file to go");
       assert.deepEqual(names(dir), []);
       await waitFor(() => logged.some((line) => line.includes("PUT /gone.bin")), "the log line");
-      assert.deepEqual(logged, ['Connection reset by peer while receiving "PUT /gone.bin HTTP/1.1"']);
+      // The reset usually reaches the server as one (a line of its own); when the kernel had
+      // already handed over the end of the stream, it reads as a body cut short (a 400).
+      const reset = ['Connection reset by peer while receiving "PUT /gone.bin HTTP/1.1"'];
+      const cutShort = [/^code 400, message the client closed the connection \d+ bytes before the end of the body$/, /^"PUT \/gone\.bin HTTP\/1\.1" 400 -$/];
+      if (logged.length === 1) assert.deepEqual(logged, reset);
+      else assert.ok(logged.length === 2 && cutShort.every((pattern, i) => pattern.test(logged[i]!)), logged.join("\n"));
     });
   });
 

@@ -22,6 +22,11 @@ export const DEV_LISTING: ListingStyle = "rich";
 export const DEV_CHARSET = "utf-8";
 /** The styles `--listing` takes. */
 export const LISTING_STYLES: readonly ListingStyle[] = ["python", "rich"];
+/** The protocol `--webdav` answers in when no `-p` is given. */
+export const WEBDAV_PROTOCOL = "HTTP/1.1";
+/** What `--webdav` takes: read-only (the default), or read-write. */
+export type WebdavMode = "ro" | "rw";
+export const WEBDAV_MODES: readonly WebdavMode[] = ["ro", "rw"];
 /** The scopes `--auth-scope` takes. */
 export const AUTH_SCOPES: readonly AuthScope[] = ["all", "uploads"];
 /** The title of the help section listing the options Python does not have. */
@@ -87,8 +92,33 @@ export interface CommandLine {
   auth: string[] | null;
   /** `--auth-scope all|uploads`: the handler's `auth_scope`. */
   auth_scope: AuthScope;
+  /** `--allow-delete` (or `--webdav rw`): the handler's `allow_delete`. */
+  allow_delete: boolean;
+  /** `--allow-mkdir` (or `--webdav rw`): the handler's `allow_mkdir`. */
+  allow_mkdir: boolean;
+  /** `--allow-move` (or `--webdav rw`): the handler's `allow_move`. */
+  allow_move: boolean;
+  /**
+   * `--webdav` (`ro`) or `--webdav rw`: the handler's `webdav`; `rw` also turns on `--upload`,
+   * `--upload-overwrite`, `--allow-delete`, `--allow-mkdir` and `--allow-move`. Null without it.
+   */
+  webdav: WebdavMode | null;
   /** Whether any flag beyond Python's was given: then the terminal says more than the banner. */
   additions: boolean;
+
+  // Sharing a folder (README "Sharing a folder"): each the handler's attribute of the same name.
+  /** `--archive`: folders as zip, tar or tar.gz downloads (`?download=`). */
+  archive?: boolean;
+  /** `--qr`: a QR code of the network URL after the banner and on the rich listing. */
+  qr?: boolean;
+  /** `--search`: `?q=` and a search box on the rich listing. */
+  search?: boolean;
+  /** `--search-max N`: the handler's `search_max_entries`. */
+  search_max_entries?: number;
+  /** `--search-time SECONDS`: the handler's `search_timeout`. */
+  search_timeout?: number;
+  /** `--readme`: the folder's README under the rich listing. */
+  readme?: boolean;
 
   // Reliability (docs/SECURITY.md). Each is present only when given: absent, the library's default
   // stays in force. A timeout of 0 is `null`, no limit (as 0 disables Node's own HTTP timeouts).
@@ -114,6 +144,45 @@ export interface CommandLine {
 
 /** A usage error: printed after the usage, exit status 2. */
 export class UsageError extends Error {}
+
+/** Sharing a folder (features/archive.ts, qr.ts, search.ts, readme.ts). */
+const SHARING_OPTIONS: readonly OptionSpec[] = [
+  {
+    flags: ["--archive"],
+    dest: "archive",
+    kind: "switch",
+    help: "let every folder be downloaded as one zip, tar or tar.gz file (?download=zip), streamed",
+  },
+  { flags: ["--qr"], dest: "qr", kind: "switch", help: "print a QR code of the network URL, and show one on the rich listing" },
+  {
+    flags: ["--search"],
+    dest: "search",
+    kind: "switch",
+    help: "find names below a folder (?q=TEXT), with a search box on the rich listing (implies --listing rich)",
+  },
+  {
+    flags: ["--search-max"],
+    dest: "search_max_entries",
+    kind: "value",
+    metavar: "N",
+    convert: searchEntries,
+    help: "stop a search after visiting N entries, with partial results (default: 100000)",
+  },
+  {
+    flags: ["--search-time"],
+    dest: "search_timeout",
+    kind: "value",
+    metavar: "SECONDS",
+    convert: searchSeconds,
+    help: "stop a search after SECONDS, with partial results (default: 5)",
+  },
+  {
+    flags: ["--readme"],
+    dest: "readme",
+    kind: "switch",
+    help: "show a folder's README.md (or readme.md, README.txt) below the rich listing (implies --listing rich)",
+  },
+];
 
 const OPTIONS: readonly OptionSpec[] = [
   { flags: ["-h", "--help"], dest: "help", kind: "help", help: "show this help message and exit" },
@@ -360,11 +429,49 @@ const OPTIONS: readonly OptionSpec[] = [
       kind: "value",
       metavar: "SCOPE",
       convert: authScope,
-      help: "what --auth guards: all (default) requests, or uploads only",
+      help: "what --auth guards: all (default) requests, or uploads only (and every other write)",
     },
+    {
+      flags: ["--allow-delete"],
+      dest: "allow_delete",
+      kind: "switch",
+      help: "let DELETE remove files, and folders with ?recursive=1 (buttons on the rich listing)",
+    },
+    { flags: ["--allow-mkdir"], dest: "allow_mkdir", kind: "switch", help: "let MKCOL make folders (a button on the rich listing)" },
+    {
+      flags: ["--allow-move"],
+      dest: "allow_move",
+      kind: "switch",
+      help: "let MOVE with a Destination header rename and move (a button on the rich listing)",
+    },
+    {
+      flags: ["--webdav"],
+      dest: "webdav",
+      kind: "optional",
+      metavar: "MODE",
+      const: "ro",
+      convert: webdavMode,
+      help: "serve WebDAV, to mount the folder as a drive: ro (default) read-only, rw read-write (--upload --upload-overwrite --allow-delete --allow-mkdir --allow-move)",
+    },
+    ...SHARING_OPTIONS,
     { flags: ["--version"], dest: "version", kind: "version", help: "show the version and exit" },
   ]),
 ];
+
+
+/** `--search-max N`: a count from 1. */
+function searchEntries(text: string): number {
+  const count = pyInt(text);
+  if (count < 1n) throw new RangeError(`${count} is not a number of entries (1 or more)`);
+  return count > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(count);
+}
+
+/** `--search-time SECONDS`: more than 0. */
+function searchSeconds(text: string): number {
+  const seconds = graceSeconds(text);
+  if (seconds === 0) throw new RangeError("0 is not a number of seconds (more than 0)");
+  return seconds;
+}
 
 /** Puts options in the help section of the additions (which keeps them out of the usage line). */
 function beyondPython(options: OptionSpec[]): OptionSpec[] {
@@ -497,6 +604,14 @@ export function authScope(text: string): AuthScope {
   return text as AuthScope;
 }
 
+/** `--webdav MODE`: one of `WEBDAV_MODES`. */
+export function webdavMode(text: string): WebdavMode {
+  if (!(WEBDAV_MODES as readonly string[]).includes(text)) {
+    throw new RangeError(`invalid choice: ${pyRepr(text)} (choose from ${WEBDAV_MODES.join(", ")})`);
+  }
+  return text as WebdavMode;
+}
+
 /** `--spa FILE`: any file name but an empty one. */
 function spaFile(text: string): string {
   if (text === "") throw new RangeError("expected a file name");
@@ -556,7 +671,8 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     cgi: values["cgi"] === true,
     bind: text("bind") ?? (dev ? DEV_BIND : null),
     directory: text("directory") ?? cwd,
-    protocol: text("protocol") ?? DEFAULT_PROTOCOL,
+    // WebDAV clients want kept-alive connections and `100 Continue` (Finder's chunked PUTs, litmus).
+    protocol: text("protocol") ?? (values["webdav"] !== undefined ? WEBDAV_PROTOCOL : DEFAULT_PROTOCOL),
     port: (positionals["port"] as number | undefined) ?? DEFAULT_PORT,
     tls_cert: text("tls_cert"),
     tls_key: text("tls_key"),
@@ -582,6 +698,10 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     upload_mkdir: values["upload_mkdir"] === true,
     auth: (values["auth"] as string[] | undefined) ?? null,
     auth_scope: (values["auth_scope"] as AuthScope | undefined) ?? "all",
+    allow_delete: values["allow_delete"] === true,
+    allow_mkdir: values["allow_mkdir"] === true,
+    allow_move: values["allow_move"] === true,
+    webdav: (values["webdav"] as WebdavMode | undefined) ?? null,
     dev,
     additions: parser.options.some((spec) => spec.group === BEYOND_PYTHON && values[spec.dest] !== undefined),
   };
@@ -599,12 +719,37 @@ export function parseCommandLine(argv: readonly string[], cwd = process.cwd()): 
     if (values[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = values[name];
   }
   if (values["no_follow_symlinks"] === true) options.follow_symlinks = false;
+  readSharingOptions(options, values);
   if (values["upload_max"] !== undefined) options.upload_max = values["upload_max"] as number | null;
+  // WebDAV clients compare entity tags (If: [etag], getetag): files are sent with theirs.
+  if (options.webdav !== null) options.etag = true;
+  if (options.webdav === "rw") {
+    // One flag for a drive that can be written to: every permission the WebDAV methods use.
+    options.upload = options.upload_overwrite = options.allow_delete = options.allow_mkdir = options.allow_move = true;
+  }
   validate(options, values);
   if (options.tls_password_file) options.tls_password = readPassword(options.tls_password_file);
   const authFile = text("auth_file");
   if (authFile !== null) options.auth = [...(options.auth ?? []), ...readCredentials(authFile)];
   return options;
+}
+
+/**
+ * The sharing flags, each set only when given. `--search` and `--readme` are parts of the rich
+ * listing: they turn it on, and refuse `--listing python`.
+ */
+function readSharingOptions(options: CommandLine, values: Record<string, unknown>): void {
+  for (const name of ["archive", "qr", "search", "readme", "search_max_entries", "search_timeout"] as const) {
+    if (values[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = values[name];
+  }
+  for (const flag of ["search", "readme"] as const) {
+    if (!options[flag]) continue;
+    if (values["listing"] === "python") throw new UsageError(`--${flag} requires the rich listing (--listing rich)`);
+    options.listing = "rich";
+  }
+  if ((options.search_max_entries !== undefined || options.search_timeout !== undefined) && !options.search) {
+    throw new UsageError(`${options.search_max_entries !== undefined ? "--search-max" : "--search-time"} requires --search to be set`);
+  }
 }
 
 /** Python's `open(path, encoding="utf-8").read().strip()`, with its OSError text on failure. */
@@ -650,6 +795,10 @@ function validate(options: CommandLine, values: Record<string, unknown>): void {
   }
   for (const [dest, flag] of [["upload_overwrite", "--upload-overwrite"], ["upload_max", "--upload-max"], ["upload_mkdir", "--upload-mkdir"]]) {
     if (values[dest!] !== undefined && !options.upload) throw new UsageError(`${flag} requires --upload to be set`);
+  }
+  const davWrites = options.webdav !== null && (options.upload || options.allow_delete || options.allow_mkdir || options.allow_move);
+  if (davWrites && options.workers > 1) {
+    throw new UsageError("--webdav with writing keeps its locks in one process: it cannot be used with --workers");
   }
   if (values["auth_scope"] !== undefined && options.auth === null && values["auth_file"] === undefined) {
     throw new UsageError("--auth-scope requires --auth or --auth-file to be set");

@@ -133,7 +133,8 @@ type CommandLineHandler = typeof SimpleHTTPRequestHandler & DirectoryHandlerClas
  * A new subclass of `CGIHTTPRequestHandler` (`--cgi`) or `SimpleHTTPRequestHandler`, with the
  * options of the command line set as its class attributes (`etag`, `cors`, `extra_headers`,
  * `cache_control`, `compress`, `precompressed`, `spa`, `listing`, `charset`, `dotfiles`, `upload`,
- * `upload_overwrite`, `upload_mkdir`, `auth`, `auth_scope`, and when given `upload_max`,
+ * `upload_overwrite`, `upload_mkdir`, `auth`, `auth_scope`, `allow_delete`, `allow_mkdir`,
+ * `allow_move`, `webdav`, and when given `upload_max`,
  * `header_timeout`, `keepalive_timeout`, `write_timeout`, `body_timeout`, `max_header_size`,
  * `follow_symlinks`; `serve()` sets `protocol_version`), with no request log for `--quiet`, and
  * live reload for `--watch`. A class per run: programs that
@@ -167,6 +168,10 @@ export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub 
   if (command.upload_max !== undefined) Handler.upload_max = command.upload_max;
   Handler.auth = command.auth;
   Handler.auth_scope = command.auth_scope;
+  Handler.allow_delete = command.allow_delete;
+  Handler.allow_mkdir = command.allow_mkdir;
+  Handler.allow_move = command.allow_move;
+  Handler.webdav = command.webdav !== null;
   // The reliability flags, when given; otherwise the library's defaults stay.
   if (command.header_timeout !== undefined) Handler.header_timeout = command.header_timeout;
   if (command.keepalive_timeout !== undefined) Handler.keepalive_timeout = command.keepalive_timeout;
@@ -174,6 +179,13 @@ export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub 
   if (command.body_timeout !== undefined) Handler.body_timeout = command.body_timeout;
   if (command.max_header_size !== undefined) Handler.max_header_size = command.max_header_size;
   if (command.follow_symlinks !== undefined) Handler.follow_symlinks = command.follow_symlinks;
+  // Sharing a folder, when given.
+  if (command.archive) Handler.archive = true;
+  if (command.qr) Handler.qr = true;
+  if (command.search) Handler.search = true;
+  if (command.search_max_entries !== undefined) Handler.search_max_entries = command.search_max_entries;
+  if (command.search_timeout !== undefined) Handler.search_timeout = command.search_timeout;
+  if (command.readme) Handler.readme = true;
   return Handler as unknown as CommandLineHandler;
 }
 

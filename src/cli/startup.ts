@@ -14,6 +14,7 @@ import type { Address } from "../socketserver/address.js";
 import { PROG, type CommandLine } from "./options.js";
 import { DEFAULT_UPLOAD_MAX, describeSize } from "../features/upload.js";
 import { removeStaleUploads } from "../features/atomic_write.js";
+import { lanUrl, qrTerminal } from "../features/qr.js";
 
 /** Addresses that mean every interface: IPv6 (with IPv4 mapped in) and IPv4 alone. */
 const ALL_IPV6 = new Set(["::", ""]);
@@ -79,7 +80,13 @@ export function featureNames(command: CommandLine): string[] {
   add(command.headers.length > 0, `${command.headers.length} extra header${command.headers.length === 1 ? "" : "s"}`);
   add(command.follow_symlinks === false, "symlinks kept inside");
   add(command.upload, uploadFeature(command));
+  add(command.allow_delete || command.allow_mkdir || command.allow_move, manageFeature(command));
+  add(command.webdav, command.webdav === "rw" ? "WebDAV" : "WebDAV (read-only)");
   add(command.auth, command.auth_scope === "uploads" ? "basic auth for uploads" : "basic auth");
+  add(command.archive, "archives (zip, tar, tar.gz)");
+  add(command.search, "search");
+  add(command.readme, "README");
+  add(command.qr, "QR code");
   add(command.quiet, "no request log");
   add(command.workers > 1, `${command.workers} workers`);
   add(command.header_timeout !== undefined, `header timeout ${seconds(command.header_timeout)}`);
@@ -101,6 +108,15 @@ function uploadFeature(command: CommandLine): string {
   return `uploads (${details.join(", ")})`;
 }
 
+/** `delete, mkdir, move`: what --allow-* lets clients do. */
+function manageFeature(command: CommandLine): string {
+  return [
+    ...(command.allow_delete ? ["delete"] : []),
+    ...(command.allow_mkdir ? ["mkdir"] : []),
+    ...(command.allow_move ? ["move"] : []),
+  ].join(", ");
+}
+
 function seconds(value: number | null | undefined): string {
   return value === null || value === undefined ? "off" : `${value} s`;
 }
@@ -119,7 +135,17 @@ export function startupText(command: CommandLine, scheme: string, address: Addre
   const lines = urlsToOpen(scheme, address, interfaces).map(([label, url]) => `  ${`${label}:`.padEnd(10)}${url}`);
   const features = featureNames(command);
   if (features.length > 0) lines.push(`  ${"Features:".padEnd(10)}${features.join(", ")}`);
-  return lines.map((line) => line + "\n").join("");
+  const text = lines.map((line) => line + "\n").join("");
+  return command.qr ? text + qrText(scheme, address, interfaces) : text;
+}
+
+/**
+ * `--qr`: the network URL (the first non-internal IPv4 address, or the address bound) as a QR
+ * code in half blocks, its URL under it.
+ */
+export function qrText(scheme: string, address: Address, interfaces = networkInterfaces()): string {
+  const url = lanUrl(scheme, address, interfaces);
+  return `\n${qrTerminal(url)}  ${url}\n`;
 }
 
 /** One line on stderr per setting that will not work as meant; the server starts all the same. */
@@ -145,12 +171,26 @@ export function exposureWarnings(command: CommandLine): string[] {
   if (bindsLoopback(command.bind)) return [];
   const where = command.bind ? `on ${command.bind}` : "on every interface";
   const warnings: string[] = [];
-  if (command.upload && command.auth === null) warnings.push(`--upload without --auth ${where}: anyone who can reach this machine can write files into ${command.directory}`);
-  const sensitive = [command.auth !== null ? "--auth" : null, command.upload ? "--upload" : null].filter(Boolean);
+  const writer = writingFlag(command);
+  if (writer !== null && command.auth === null) {
+    const what = command.upload ? "write files into" : "change the files in";
+    warnings.push(`${writer} without --auth ${where}: anyone who can reach this machine can ${what} ${command.directory}`);
+  }
+  const sensitive = [command.auth !== null ? "--auth" : null, writer].filter(Boolean);
   if (sensitive.length > 0 && !command.tls_cert) {
     warnings.push(`${sensitive.join(" and ")} without TLS ${where}: passwords and files cross the network in clear text (use --tls-cert, or -b 127.0.0.1)`);
   }
   return warnings;
+}
+
+/** The flag that lets clients change files, as the warnings name it; null when none does. */
+function writingFlag(command: CommandLine): string | null {
+  if (command.webdav === "rw") return "--webdav rw";
+  if (command.upload) return "--upload";
+  if (command.allow_delete) return "--allow-delete";
+  if (command.allow_move) return "--allow-move";
+  if (command.allow_mkdir) return "--allow-mkdir";
+  return null;
 }
 
 /**

@@ -37,8 +37,11 @@ export const FAILURE_COOLDOWN_MS = 6000;
 /** Addresses remembered at most; the one unseen longest is forgotten first. */
 export const FAILURE_TABLE_SIZE = 10_000;
 
-/** Methods that write: what `auth_scope = "uploads"` guards. */
-const UPLOAD_METHODS = new Set(["PUT", "POST"]);
+/**
+ * Methods that write: what `auth_scope = "uploads"` guards — uploads, and the methods of
+ * manage.ts and webdav.ts that change files, their properties or their locks.
+ */
+const UPLOAD_METHODS = new Set(["PUT", "POST", "DELETE", "MKCOL", "MOVE", "COPY", "PROPPATCH", "LOCK", "UNLOCK"]);
 
 /** A `USER:PASSWORD` that cannot be used. */
 export class InvalidCredentialError extends Error {

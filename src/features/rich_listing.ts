@@ -24,9 +24,9 @@ import { quote, unquoteWithFallback } from "../py/urllib.js";
 import { htmlEscape } from "../py/text.js";
 import * as posixpath from "../py/posixpath.js";
 import type { ListingEntry, SimpleHTTPRequestHandler } from "../server/simple_handler.js";
+import { manageActions } from "./manage_page.js";
 import {
-  CONTENT_SECURITY_POLICY,
-  UPLOAD_CONTENT_SECURITY_POLICY,
+  listingPolicy,
   FIRST_ORDER,
   PARENT_ROW,
   fileIcon,
@@ -35,6 +35,8 @@ import {
   type SortKey,
   type SortOrder,
 } from "./rich_listing_page.js";
+import type { PageExtras } from "./rich_listing_page.js";
+import { shareParts, type ShareHandler } from "./share_page.js";
 
 /** The listing a handler sends: Python's, or the rich one. */
 export type ListingStyle = "python" | "rich";
@@ -43,7 +45,11 @@ export type ListingStyle = "python" | "rich";
 export type ListingHandler = Pick<SimpleHTTPRequestHandler, "path" | "headers" | "send_response" | "send_header" | "end_headers"> & {
   /** Whether the page carries the upload form (upload.ts). */
   upload?: boolean;
-};
+  /** Which buttons for managing files the page carries (manage.ts, manage_page.ts). */
+  allow_delete?: boolean;
+  allow_mkdir?: boolean;
+  allow_move?: boolean;
+} & Partial<Omit<ShareHandler, "path">>;
 
 /** How long a directory's stats are reused (while its names stay the same). */
 export const STATS_MAX_AGE_MS = 1000;
@@ -105,10 +111,13 @@ export async function sendRichListing(handler: ListingHandler, path: string, ent
 
   const snapshot = snapshotOf(path, entries);
   const upload = handler.upload === true && !json;
-  const key = `${json ? "json" : upload ? "html+upload" : "html"} ${sort} ${order} ${urlPath}`;
+  const manage = json ? "" : manageActions(handler);
+  // The sharing additions (archive links, search box, QR code, README: share_page.ts), when on.
+  const share = json ? null : await shareParts(handler as ShareHandler, path, urlPath, entries);
+  const key = `${json ? "json" : upload ? "html+upload" : "html"}${manage ? `+${manage}` : ""} ${sort} ${order} ${urlPath}${share ? " " + share.key : ""}`;
   let body = snapshot.bodies.get(key);
   if (body === undefined) {
-    body = json ? renderJson(snapshot, sort, order) : renderPage(snapshot, urlPath, sort, order, upload);
+    body = json ? renderJson(snapshot, sort, order) : renderPage(snapshot, urlPath, sort, order, upload, manage, share?.extras);
     keep(snapshot, key, body);
   }
 
@@ -117,7 +126,7 @@ export async function sendRichListing(handler: ListingHandler, path: string, ent
     handler.send_header("Content-type", "application/json");
   } else {
     handler.send_header("Content-type", "text/html; charset=utf-8");
-    handler.send_header("Content-Security-Policy", upload ? UPLOAD_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY);
+    handler.send_header("Content-Security-Policy", listingPolicy({ upload, manage: manage !== "", ...share?.policy }));
   }
   handler.send_header("Content-Length", String(body.length));
   // The same URL answers HTML or JSON by Accept: a cache must keep them apart.
@@ -319,7 +328,7 @@ function renderJson(snapshot: Snapshot, sort: SortKey, order: SortOrder): Buffer
   return Buffer.from(`[${objects.join(",")}]\n`, "utf8");
 }
 
-function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: SortOrder, upload: boolean): Buffer {
+function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: SortOrder, upload: boolean, manage: string, extras?: PageExtras): Buffer {
   const decoded = unquoteWithFallback(urlPath);
   const rows = ordered(snapshot.items, sort, order).map((item) => item.row);
   if (posixpath.normpath(decoded) !== "/") rows.unshift(PARENT_ROW);
@@ -331,6 +340,8 @@ function renderPage(snapshot: Snapshot, urlPath: string, sort: SortKey, order: S
     order,
     rows,
     upload,
+    manage,
+    extras,
   });
   return encodeListing(html);
 }

@@ -7,6 +7,7 @@
  */
 import { LIVERELOAD_SCRIPT } from "./livereload.js";
 import { UPLOAD_FORM, UPLOAD_SCRIPT, UPLOAD_SCRIPT_HASH, UPLOAD_STYLE, UPLOAD_STYLE_HASH, hashSource } from "./upload_page.js";
+import { MANAGE_SCRIPT, MANAGE_SCRIPT_HASH, MANAGE_STYLE, MANAGE_STYLE_HASH, manageBar } from "./manage_page.js";
 
 export type SortKey = "name" | "size" | "mtime";
 export type SortOrder = "asc" | "desc";
@@ -132,6 +133,40 @@ export const CONTENT_SECURITY_POLICY = policy("", "", "'none'");
  */
 export const UPLOAD_CONTENT_SECURITY_POLICY = policy(` ${UPLOAD_STYLE_HASH}`, ` ${UPLOAD_SCRIPT_HASH}`, "'self'");
 
+/**
+ * The policy of a listing page: the page's own style and script by hash, and those of each
+ * addition it carries — the upload form, the buttons for managing files (their requests are
+ * `connect-src 'self'` already), the sharing additions' style (`share_page.ts`); forms sent back
+ * to this server (the upload form, the search box), and with a README, images from this server.
+ * Never `'unsafe-inline'`. Made once per combination.
+ */
+export function listingPolicy({ upload = false, manage = false, styles = [], forms = false, images = false }: PolicyParts): string {
+  const key = `${+upload}${+manage}${+forms}${+images}${styles.join("\0")}`;
+  let made = policies.get(key);
+  if (made === undefined) {
+    const moreStyle = (upload ? ` ${UPLOAD_STYLE_HASH}` : "") + (manage ? ` ${MANAGE_STYLE_HASH}` : "") + styles.map((style) => ` ${hashSource(style)}`).join("");
+    const moreScript = (upload ? ` ${UPLOAD_SCRIPT_HASH}` : "") + (manage ? ` ${MANAGE_SCRIPT_HASH}` : "");
+    made = policy(moreStyle, moreScript, upload || forms ? "'self'" : "'none'");
+    if (images) made = made.replace("img-src data:", "img-src 'self' data:");
+    policies.set(key, made);
+  }
+  return made;
+}
+
+/** What a listing page carries, as its policy must allow it (see `listingPolicy`). */
+export interface PolicyParts {
+  upload?: boolean;
+  manage?: boolean;
+  /** Inline styles of the additions, allowed by their hashes. */
+  styles?: readonly string[];
+  /** A form that is sent (to this server) besides the upload form. */
+  forms?: boolean;
+  /** Images from this server (a README's). */
+  images?: boolean;
+}
+
+const policies = new Map<string, string>();
+
 function policy(moreStyle: string, moreScript: string, formAction: string): string {
   return [
     "default-src 'none'",
@@ -193,13 +228,35 @@ export interface PageParts {
   rows: readonly string[];
   /** Whether the page carries the upload form (`upload` on). */
   upload?: boolean;
+  /** The file actions its buttons offer (`delete mkdir move`, manage_page.ts); empty for none. */
+  manage?: string;
+  /** What the sharing additions put in the page (share_page.ts), each HTML already. */
+  extras?: PageExtras;
+}
+
+export interface PageExtras {
+  /** In the head, after the page's style: the additions' own `<style>`. */
+  head?: string;
+  /** Under the header (and the upload form): download links, the search box, the QR code. */
+  header?: string;
+  /** After the table: the README. */
+  footer?: string;
 }
 
 /** The whole page. */
-export function page({ title, crumbs, summary, sort, order, rows, upload = false }: PageParts): string {
+export function page({ title, crumbs, summary, sort, order, rows, upload = false, manage = "", extras }: PageParts): string {
+  let head = upload ? UPLOAD_HEAD_END : HEAD_END;
+  let end = upload ? UPLOAD_PAGE_END : PAGE_END;
+  if (manage) {
+    // The buttons' style after the others, their script before the page's own (after the upload one).
+    head = head.replace("</head>", `<style>${MANAGE_STYLE}</style>\n</head>`);
+    end = end.replace(`<script>${SCRIPT}`, `<script>${MANAGE_SCRIPT}</script>\n<script>${SCRIPT}`);
+  }
+  if (extras?.head) head = head.replace("</head>", `${extras.head}</head>`);
+  if (extras?.footer) end = end.replace("</table>\n", `</table>\n${extras.footer}`);
   return (
-    HEAD_START + title + (upload ? UPLOAD_HEAD_END : HEAD_END) + crumbs + (upload ? UPLOAD_FILTER : FILTER) +
+    HEAD_START + title + head + crumbs + (upload ? UPLOAD_FILTER : FILTER) + (manage ? manageBar(manage) : "") + (extras?.header ?? "") +
     `<p>${summary}</p>\n<table>\n` + HEADERS.get(`${sort} ${order}`)! + "\n<tbody>\n" + rows.join("") +
-    (upload ? UPLOAD_PAGE_END : PAGE_END)
+    end
   );
 }

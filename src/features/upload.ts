@@ -67,7 +67,7 @@ const ERRNO_REFUSALS: Readonly<Record<string, Refusal>> = {
  * The answer an error during an upload calls for; null for one to rethrow (a client gone, a
  * timeout, a bug). `limit` is `upload_max`, named in a 413.
  */
-function refusalFor(error: unknown, limit: number | null): Refusal | null {
+export function refusalFor(error: unknown, limit: number | null): Refusal | null {
   if (error instanceof RefusalError) return error.refusal;
   if (error instanceof TargetExistsError) return refusal(409, "A file of that name exists");
   if (error instanceof LengthMismatchError) return refusal(500, "The file written does not match what was received");
@@ -80,7 +80,7 @@ function refusalFor(error: unknown, limit: number | null): Refusal | null {
 }
 
 /** Sends the refusal (Python's error page; the connection then closes, the body unread). */
-function refuse(handler: UploadHandler, { code, message }: Refusal): Promise<void> {
+export function refuse(handler: Pick<UploadHandler, "send_error">, { code, message }: Refusal): Promise<void> {
   return handler.send_error(code, message);
 }
 

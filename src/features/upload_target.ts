@@ -158,21 +158,73 @@ export function pathWords(path: string): string[] | Refusal {
   return [...words.filter((word) => word !== ""), last];
 }
 
+/**
+ * The segments of a URL another header names (`Destination`, an `If` header's resource tag): an
+ * absolute URL of this server (its host must be the request's `Host`; any scheme, so a TLS proxy
+ * in front does not matter) or an absolute path, decoded as `pathWords` decodes a request path.
+ * `"other host"` for a URL of another server.
+ */
+export function urlWords(url: string, host: string | undefined): string[] | Refusal | "other host" {
+  let path = url;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (scheme) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return refusal(400, "Bad URL");
+    }
+    if (parsed.host.toLowerCase() !== (host ?? "").trim().toLowerCase()) return "other host";
+    // The path as sent, not as the URL parser normalised it: `..` is refused below, not resolved.
+    path = url.slice(scheme[0].length).replace(/^[^/?#]*/, "") || "/";
+  }
+  return pathWords(path);
+}
+
 /** Targets being written by this process: a second upload to one of them is refused at once. */
 export const inProgress = new Set<string>();
+
+/** A place to create a file or directory (`locateTarget`): where it is, and what is there now. */
+export interface Location extends Target {
+  /** What the name holds now (its own `lstat`, a link not followed); null when nothing. */
+  existing: Stats | null;
+}
 
 /**
  * Checks an upload of `name` into the directory `dirWords` (segments from the served root) and
  * says where it goes, or why it may not.
  */
 export async function resolveTarget(handler: UploadHandler, dirWords: readonly string[], name: string): Promise<Target | Refusal> {
+  const located = await locateTarget(handler, dirWords, name, handler.upload_mkdir);
+  if (isRefusal(located)) return located;
+  const { existing, ...target } = located;
+  if (existing !== null) {
+    if (existing.isDirectory()) return refusal(409, "A directory of that name exists");
+    if (!existing.isFile()) return refusal(409, "A file of that name exists and is not a regular file");
+    if (!handler.upload_overwrite) return refusal(409, "A file of that name exists");
+  }
+  return target;
+}
+
+/**
+ * The checks every new name gets, for uploads and for the directories, moves and copies of
+ * manage.ts and webdav.ts: the names, dotfiles, CGI directories, the directory (each segment a
+ * directory; a missing one created only with `mkdir`, else `409`), its real path inside the served
+ * directory's, and no upload to it running. What the name holds now is the caller's to judge.
+ */
+export async function locateTarget(
+  handler: Pick<UploadHandler, "directory" | "dotfiles" | "cgi_directories">,
+  dirWords: readonly string[],
+  name: string,
+  mkdir: boolean,
+): Promise<Location | Refusal> {
   const words = [...dirWords, name];
   for (const word of words) {
     const why = badName(word);
     if (why !== null) return refusal(400, `Bad file name: ${why}`);
   }
   if (!handler.dotfiles && hasHiddenSegment(words)) return refusal(403, "Names starting with a dot are not accepted");
-  if (inCgiDirectory(handler, words)) return refusal(403, "Uploads into a CGI directory are refused");
+  if (inCgiDirectory(handler, words, true)) return refusal(403, "Uploads into a CGI directory are refused");
 
   const root = handler.directory;
   let directory = root;
@@ -185,7 +237,7 @@ export async function resolveTarget(handler: UploadHandler, dirWords: readonly s
     }
     const stats = await statOrNull(directory);
     if (stats === null) {
-      if (!handler.upload_mkdir) return refusal(409, "No such directory");
+      if (!mkdir) return refusal(409, "No such directory");
       missing.push(directory);
     } else if (!stats.isDirectory()) {
       return refusal(409, "Not a directory");
@@ -197,23 +249,19 @@ export async function resolveTarget(handler: UploadHandler, dirWords: readonly s
   const path = posixpath.join(directory, name);
   if (inProgress.has(path)) return refusal(409, "Another upload to this name is in progress");
   const existing = missing.length > 0 ? null : await lstatOrNull(path);
-  if (existing !== null) {
-    if (existing.isDirectory()) return refusal(409, "A directory of that name exists");
-    if (!existing.isFile()) return refusal(409, "A file of that name exists and is not a regular file");
-    if (!handler.upload_overwrite) return refusal(409, "A file of that name exists");
-  }
-  return { urlPath: "/" + words.join("/"), path, directory, missing };
+  return { urlPath: "/" + words.join("/"), path, directory, missing, existing };
 }
 
 /**
  * Whether the path is in one of a CGI handler's `cgi_directories`: there a Python file would run
- * as a script (`is_cgi()` matches `/cgi-bin`, then `/cgi-bin/sub`, … as prefixes).
+ * as a script (`is_cgi()` matches `/cgi-bin`, then `/cgi-bin/sub`, … as prefixes). With
+ * `itself`, also when the path is one of them (a CGI directory deleted, or made by a move).
  */
-function inCgiDirectory(handler: UploadHandler, words: readonly string[]): boolean {
+export function inCgiDirectory(handler: Pick<UploadHandler, "cgi_directories">, words: readonly string[], itself = false): boolean {
   const directories = handler.cgi_directories;
   if (!directories) return false;
   let prefix = "";
-  for (const word of words.slice(0, -1)) {
+  for (const word of itself ? words : words.slice(0, -1)) {
     prefix += "/" + word;
     if (directories.includes(prefix)) return true;
   }
@@ -221,7 +269,7 @@ function inCgiDirectory(handler: UploadHandler, words: readonly string[]): boole
 }
 
 /** Whether `path` (which exists) resolves inside the real path of `root`. */
-async function resolvesInside(path: string, root: string): Promise<boolean> {
+export async function resolvesInside(path: string, root: string): Promise<boolean> {
   try {
     const [real, realRoot] = await Promise.all([
       realpath(fsencode(path), { encoding: "buffer" }),
@@ -233,7 +281,7 @@ async function resolvesInside(path: string, root: string): Promise<boolean> {
   }
 }
 
-async function statOrNull(path: string): Promise<Stats | null> {
+export async function statOrNull(path: string): Promise<Stats | null> {
   try {
     return await stat(fsPath(path));
   } catch {
@@ -241,7 +289,7 @@ async function statOrNull(path: string): Promise<Stats | null> {
   }
 }
 
-async function lstatOrNull(path: string): Promise<Stats | null> {
+export async function lstatOrNull(path: string): Promise<Stats | null> {
   try {
     return await lstat(fsPath(path));
   } catch {

@@ -22,9 +22,13 @@
  * ranges and preconditions on files (`Range`, `If-Range`, `If-Match`, `If-Unmodified-Since`),
  * and the options `etag`, `cors`, `extra_headers`, `cache_control`, `compress`, `precompressed`
  * and `spa`; `listing`, `charset` and `dotfiles`; `upload` and `auth`, which hook in at the
- * constructor (`do_PUT`, `do_POST`), `parse_request`, `handle_expect_100` and `list_directory`.
- * Their logic is in src/features/ (one module each); this class only calls it. How files are copied (copy_chunks.ts), paths translated
- * (translate_path.ts) and directories read (listdir.ts) are in files of their own.
+ * constructor (`do_PUT`, `do_POST`), `parse_request`, `handle_expect_100` and `list_directory`;
+ * `allow_delete`, `allow_mkdir`, `allow_move` and `webdav`, which give the constructor's handler
+ * the WebDAV methods (`do_DELETE`, `do_MKCOL`, `do_MOVE`, `do_PROPFIND` …) and `do_OPTIONS` its
+ * WebDAV answer; `archive` and `search` (`directory_response`), `qr` and `readme` (the rich
+ * listing). Their logic is in src/features/ (one module each); this class only calls it. How
+ * files are copied (copy_chunks.ts), paths translated (translate_path.ts) and directories read
+ * (listdir.ts) are in files of their own.
  */
 import type { Socket } from "node:net";
 import type { Stats } from "node:fs";
@@ -54,6 +58,10 @@ import { DEFAULT_UPLOAD_MAX, addUploadMethods, precheckUpload } from "../feature
 import { UPLOAD_FOOTER } from "../features/upload_page.js";
 import { isUploadTemp } from "../features/atomic_write.js";
 import { checkAccess, checkCredentials, type AuthScope } from "../features/auth.js";
+import { addManageMethods } from "../features/manage.js";
+import { addWebdavMethods, answerOptions, precheckWebdav } from "../features/webdav.js";
+import { downloadLinks, requestedArchive, sendArchive } from "../features/archive.js";
+import { DEFAULT_SEARCH_MAX_ENTRIES, DEFAULT_SEARCH_TIMEOUT, requestedSearch, sendSearch } from "../features/search.js";
 import { copyInChunks, type Writable } from "./copy_chunks.js";
 import { translatePath } from "./translate_path.js";
 import { listSorted, statOrNull, type ListingEntry } from "./listdir.js";
@@ -78,7 +86,7 @@ export interface SimpleHTTPRequestHandlerOptions {
 /**
  * The `Location` that adds a directory's trailing slash: Python's (`urlunsplit` of the request's
  * parts with `/` added to the path), except where a browser would follow Python's to another
- * host (issue 11, item 9; docs/DIFFERENCES.md):
+ * host (docs/DIFFERENCES.md, docs/SECURITY.md):
  * - a backslash is sent as `%5C`: browsers read `\` as `/`, so `/\evil.example/` would be
  *   `//evil.example/`, a scheme-relative URL (`%5C` names the same directory here);
  * - a path without a host is never sent after a scheme (`http:/evil.example/..`, where
@@ -270,8 +278,51 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    * @default null
    */
   static auth: readonly string[] | null = null;
-  /** Which requests `auth` guards: `"all"`, or `"uploads"` (`PUT` and `POST`) only. @default "all" */
+  /** Which requests `auth` guards: `"all"`, or `"uploads"` (every method that writes) only. @default "all" */
   static auth_scope: AuthScope = "all";
+  /** `DELETE` removes files and directories (features/manage.ts); off, Python's `501`. @default false */
+  static allow_delete = false;
+  /** `MKCOL` makes directories (features/manage.ts); off, Python's `501`. @default false */
+  static allow_mkdir = false;
+  /** `MOVE` renames and moves (features/manage.ts); off, Python's `501`. @default false */
+  static allow_move = false;
+  /**
+   * WebDAV (features/webdav.ts): `OPTIONS`, `PROPFIND`; with `upload`, `allow_delete`,
+   * `allow_mkdir`, `allow_move` also `PUT`, `DELETE`, `MKCOL`, `MOVE`, `COPY`, `PROPPATCH`,
+   * `LOCK` and `UNLOCK`, as those permissions allow. Off, those methods get Python's `501`.
+   * @default false
+   */
+  static webdav = false;
+  /** Let `PROPFIND` answer `Depth: infinity` (at most 10,000 resources); otherwise it is `403`. @default false */
+  static webdav_depth_infinity = false;
+  /**
+   * Every directory may be downloaded as one archive, `?download=zip`, `tar` or `tar.gz`, streamed
+   * as it is built; the listings link to them (features/archive.ts).
+   * @default false
+   */
+  static archive = false;
+  /**
+   * A QR code of this machine's network address on the rich listing (an inline SVG), for a phone
+   * to open the page; the command line also prints one after its banner (features/qr.ts).
+   * @default false
+   */
+  static qr = false;
+  /**
+   * `?q=TEXT` on a directory finds the names containing TEXT under it, and the rich listing gets a
+   * search box (features/search.ts).
+   * @default false
+   */
+  static search = false;
+  /** The most entries one search visits before it answers with what it found (partial). @default 100000 */
+  static search_max_entries = DEFAULT_SEARCH_MAX_ENTRIES;
+  /** The longest a search walks, in seconds, before it answers with what it found (partial). @default 5 */
+  static search_timeout = DEFAULT_SEARCH_TIMEOUT;
+  /**
+   * The rich listing shows the directory's `README.md` (or `readme.md`, `README.txt` …) below the
+   * table, Markdown rendered without raw HTML (features/readme.ts).
+   * @default false
+   */
+  static readme = false;
 
   extensions_map: Record<string, string> = (this.constructor as SimpleHandlerClass).extensions_map;
   index_pages: readonly string[] = (this.constructor as SimpleHandlerClass).index_pages;
@@ -293,6 +344,17 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   upload_max: number | null = (this.constructor as SimpleHandlerClass).upload_max;
   auth: readonly string[] | null = checkCredentials((this.constructor as SimpleHandlerClass).auth);
   auth_scope: AuthScope = (this.constructor as SimpleHandlerClass).auth_scope;
+  allow_delete: boolean = (this.constructor as SimpleHandlerClass).allow_delete;
+  allow_mkdir: boolean = (this.constructor as SimpleHandlerClass).allow_mkdir;
+  allow_move: boolean = (this.constructor as SimpleHandlerClass).allow_move;
+  webdav: boolean = (this.constructor as SimpleHandlerClass).webdav;
+  webdav_depth_infinity: boolean = (this.constructor as SimpleHandlerClass).webdav_depth_infinity;
+  archive: boolean = (this.constructor as SimpleHandlerClass).archive;
+  qr: boolean = (this.constructor as SimpleHandlerClass).qr;
+  search: boolean = (this.constructor as SimpleHandlerClass).search;
+  search_max_entries: number = (this.constructor as SimpleHandlerClass).search_max_entries;
+  search_timeout: number = (this.constructor as SimpleHandlerClass).search_timeout;
+  readme: boolean = (this.constructor as SimpleHandlerClass).readme;
   /** Whether this request's credentials were checked (before a `100 Continue`, or after parsing). */
   private accessChecked = false;
   /** The status of the response being written (so that a `100 Continue` gets no added headers). */
@@ -306,6 +368,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     super(request, client_address, server);
     this.directory = fspath(options.directory ?? (this.constructor as SimpleHandlerClass).directory ?? process.cwd());
     if (this.upload) addUploadMethods(this);
+    if (this.allow_delete || this.allow_mkdir || this.allow_move) addManageMethods(this);
+    if (this.webdav) addWebdavMethods(this);
   }
 
   /**
@@ -354,15 +418,19 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     this.accessChecked = true;
     if (this.auth !== null && !(await checkAccess(this))) return false;
     if (this.upload && !(await precheckUpload(this))) return false;
+    if (this.webdav && !(await precheckWebdav(this))) return false;
     return super.handle_expect_100();
   }
 
   /**
-   * With `cors`, answers a CORS preflight with 204. Anything else is what Python sends for a
-   * method it does not implement: `501 Unsupported method ('OPTIONS')`.
+   * With `cors`, answers a CORS preflight with 204; with `webdav`, any other `OPTIONS` with what
+   * the share offers (`DAV`, `Allow`). Anything else is what Python sends for a method it does
+   * not implement: `501 Unsupported method ('OPTIONS')`.
    */
   async do_OPTIONS(): Promise<void> {
-    if (!(this.cors && isPreflight(this.headers))) {
+    const preflight = this.cors && isPreflight(this.headers);
+    if (this.webdav && !preflight) return answerOptions(this);
+    if (!preflight) {
       return this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
     }
     this.send_response(204);
@@ -417,6 +485,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
         await this.end_headers();
         return null;
       }
+      const answered = this.directory_response(path);
+      if (answered !== null) return answered;
       let index: string | null = null;
       for (const name of this.index_pages) {
         const candidate = posixpath.join(path, name);
@@ -531,6 +601,23 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
   /**
+   * The answer for the directory `path` (its URL with the trailing slash) other than its index
+   * page or listing, or null to carry on: with `archive`, the archive `?download=` asks for
+   * (features/archive.ts); with `search`, the results of `?q=` (features/search.ts).
+   */
+  directory_response(path: string): Promise<FileLike | null> | null {
+    if (this.archive) {
+      const format = requestedArchive(this.path);
+      if (format !== null) return sendArchive(this, path, format);
+    }
+    if (this.search) {
+      const query = requestedSearch(this.path);
+      if (query !== null) return sendSearch(this, path, query);
+    }
+    return null;
+  }
+
+  /**
    * Headers every final response gets (files, listings, redirects, 304s, errors), after its own:
    * `Access-Control-Allow-Origin` with `cors`, then `extra_headers`.
    */
@@ -577,7 +664,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       if (isLink) displayname = name + "@";
       lines.push(`<li><a href="${quote(linkname, { errors: "surrogatepass" })}">${htmlEscape(displayname, false)}</a></li>`);
     }
-    lines.push(`</ul>\n<hr>\n${this.upload ? UPLOAD_FOOTER : ""}</body>\n</html>\n`);
+    const downloads = this.archive ? `<p>${downloadLinks()}</p>\n` : "";
+    lines.push(`</ul>\n<hr>\n${downloads}${this.upload ? UPLOAD_FOOTER : ""}</body>\n</html>\n`);
     const encoded = encodeListing(lines.join("\n"));
     this.send_response(200);
     this.send_header("Content-type", "text/html; charset=utf-8");
