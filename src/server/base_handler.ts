@@ -653,12 +653,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
 
     let body: Buffer | null = null;
     if (code >= 200 && !BODILESS.has(code)) {
-      const content = percentFormat(this.error_message_format, {
-        code,
-        message: htmlEscape(message, false),
-        explain: htmlEscape(explain, false),
-      });
-      body = Buffer.from(content, "utf8");
+      body = errorPage(this.error_message_format, code, message, explain);
       this.send_header("Content-Type", this.error_content_type);
       this.send_header("Content-Length", String(body.length));
     }
@@ -785,6 +780,37 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Error pages already made, by format, then by code, message and explanation: most errors are the
+ * same few (`404 File not found`), and each page is a pure function of those four. A message or
+ * explanation longer than `ERROR_PAGE_KEY_LIMIT` (a request line echoed back) is formatted each
+ * time; each table is emptied when full, so memory stays bounded whatever clients send.
+ */
+const errorPages = new Map<string, Map<string, Buffer>>();
+const ERROR_PAGE_FORMATS = 16;
+const ERROR_PAGES_PER_FORMAT = 256;
+const ERROR_PAGE_KEY_LIMIT = 512;
+
+/** The bytes of `format` filled in for one error (Python's `%(code)d`, `%(message)s`, `%(explain)s`). */
+function errorPage(format: string, code: number, message: string, explain: string): Buffer {
+  const make = () => Buffer.from(percentFormat(format, { code, message: htmlEscape(message, false), explain: htmlEscape(explain, false) }), "utf8");
+  if (message.length + explain.length > ERROR_PAGE_KEY_LIMIT) return make();
+  let pages = errorPages.get(format);
+  if (!pages) {
+    if (errorPages.size >= ERROR_PAGE_FORMATS) errorPages.clear();
+    errorPages.set(format, (pages = new Map()));
+  }
+  // The message's length first: no two (message, explanation) pairs make the same key.
+  const key = `${code} ${message.length} ${message}${explain}`;
+  let page = pages.get(key);
+  if (page === undefined) {
+    page = make();
+    if (pages.size >= ERROR_PAGES_PER_FORMAT) pages.clear();
+    pages.set(key, page);
+  }
+  return page;
+}
 
 /** A write's result as a Promise: a Python-style `wfile.write()` returns a count, not a Promise. */
 function written(result: unknown): Promise<void> {
