@@ -97,7 +97,11 @@ export function parseAcceptEncoding(value: string): Map<string, number> {
  */
 export function chooseCoding(acceptEncoding: readonly string[] | undefined, available: readonly Coding[] = CODINGS): Coding | null {
   if (acceptEncoding === undefined || available.length === 0) return null;
-  const weights = parseAcceptEncoding(acceptEncoding.join(","));
+  return chooseFromWeights(parseAcceptEncoding(acceptEncoding.join(",")), available);
+}
+
+/** `chooseCoding` for weights already parsed (`parseAcceptEncoding`). */
+function chooseFromWeights(weights: Map<string, number>, available: readonly Coding[]): Coding | null {
   const star = weights.get("*") ?? 0;
   let best: Coding | null = null;
   let bestWeight = 0;
@@ -126,30 +130,66 @@ export interface Precompressed {
 }
 
 /**
- * The precompressed files beside `path`: `path.br` and `path.gz` where each is a regular file
- * (a stat each, no open). With `confinedTo` (a directory), siblings whose real path lies outside
- * it are ignored. They make the response vary with `Accept-Encoding`, whether or not the client
- * accepts them; `choosePrecompressed` picks the one to send.
+ * The precompressed files beside `path` (`path.br`, `path.gz`: a regular file each, found by a
+ * stat, not opened) that decide the response: `chosen`, the one to send for the request's
+ * `Accept-Encoding` (`chooseCoding`), or null; `any`, whether there is one at all (the response
+ * then varies with `Accept-Encoding`, accepted or not). The siblings are looked for in the order
+ * the client prefers their codings, and the first one present settles both: it is the best the
+ * client accepts, or, if the client does not accept it, none of the rest would be chosen either.
+ * So a request usually costs one stat. With `confinedTo` (a directory), siblings whose real path
+ * lies outside it are ignored; `skip` are codings to ignore (their file could not be opened).
  */
-export async function findPrecompressed(path: string, confinedTo: string | null = null): Promise<Precompressed[]> {
-  const found: Precompressed[] = [];
-  for (const coding of CODINGS) {
+export function findPrecompressed(
+  path: string,
+  acceptEncoding: readonly string[] | undefined,
+  confinedTo: string | null = null,
+  skip: ReadonlySet<Coding> = NONE,
+): FoundPrecompressed | Promise<FoundPrecompressed> {
+  const weights = acceptEncoding === undefined ? null : parseAcceptEncoding(acceptEncoding.join(","));
+  return nextSibling(path, weights, preferenceOrder(weights), 0, confinedTo, skip);
+}
+
+/** What `findPrecompressed` found. */
+export interface FoundPrecompressed {
+  chosen: Precompressed | null;
+  any: boolean;
+}
+
+const NONE: ReadonlySet<Coding> = new Set();
+
+/** The search from `order[i]` on: synchronous but for the real-path checks of `confinedTo`. */
+function nextSibling(
+  path: string,
+  weights: Map<string, number> | null,
+  order: readonly Coding[],
+  i: number,
+  confinedTo: string | null,
+  skip: ReadonlySet<Coding>,
+): FoundPrecompressed | Promise<FoundPrecompressed> {
+  for (; i < order.length; i++) {
+    const coding = order[i]!;
+    if (skip.has(coding)) continue;
     const sibling = precompressedPath(path, coding);
     const stats = statOrNull(sibling);
     if (!stats?.isFile()) continue;
+    const found = () => ({ chosen: weights && chooseFromWeights(weights, [coding]) === coding ? { path: sibling, stats, coding } : null, any: true });
+    if (confinedTo === null) return found();
     // With follow_symlinks off, a sibling that links out of the directory is as if absent.
-    if (confinedTo !== null && (await resolvesOutside(sibling, confinedTo))) continue;
-    found.push({ path: sibling, stats, coding });
+    const next = i + 1;
+    return resolvesOutside(sibling, confinedTo).then((outside) => (outside ? nextSibling(path, weights, order, next, confinedTo, skip) : found()));
   }
-  return found;
+  return { chosen: null, any: false };
 }
 
-/** The precompressed file to send for the request's `Accept-Encoding` (`chooseCoding`), or null. */
-export function choosePrecompressed(found: readonly Precompressed[], acceptEncoding: readonly string[] | undefined): Precompressed | null {
-  if (found.length === 0) return null;
-  const coding = chooseCoding(acceptEncoding, found.map((p) => p.coding));
-  return found.find((p) => p.coding === coding) ?? null;
+/** `CODINGS` by the client's weights, heaviest first (ours on a tie); the order does not change the choice, only how soon it is made. */
+function preferenceOrder(weights: Map<string, number> | null): readonly Coding[] {
+  if (weights === null) return CODINGS;
+  const star = weights.get("*") ?? 0;
+  const weight = (coding: Coding) => weights.get(coding) ?? star;
+  return weight("gzip") > weight("br") ? GZIP_FIRST : CODINGS;
 }
+
+const GZIP_FIRST: readonly Coding[] = ["gzip", "br"];
 
 const EMPTY = Buffer.alloc(0);
 

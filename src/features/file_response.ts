@@ -25,7 +25,6 @@ import { evaluatePreconditions, fileETag, ifRangeHolds } from "./conditional.js"
 import { contentRange, decideRanges, multipartLayout, rangeLength, SegmentedBody, unsatisfiedRange, type ByteRange } from "./ranges.js";
 import {
   cachedCompression,
-  choosePrecompressed,
   chooseCoding,
   ChunkedBody,
   COMPRESS_MIN_SIZE,
@@ -33,7 +32,7 @@ import {
   findPrecompressed,
   isCompressible,
   type Coding,
-  type Precompressed,
+  type FoundPrecompressed,
 } from "./compression.js";
 
 type Handler = SimpleHTTPRequestHandler<any>;
@@ -72,9 +71,10 @@ interface Opened {
  * cannot be opened (`404 File not found`, sent here, as Python's `open()` failing would).
  */
 export async function sendFileHead(handler: Handler, path: string, ctype: string, stats: Stats): Promise<FileLike | null> {
-  const found = handler.precompressed ? await findPrecompressed(path, handler.follow_symlinks ? null : handler.directory) : [];
+  const unopened = new Set<Coding>();
   for (;;) {
-    const rep = chooseRepresentation(handler, path, stats, found);
+    const choosing = chooseRepresentation(handler, path, stats, unopened);
+    const rep = choosing instanceof Promise ? await choosing : choosing;
     const onTheFly = compressionFor(handler, rep, ctype, rep.stats);
     // A kept compression needs no file: the stat just taken has validated it.
     const replay = onTheFly && handler.compress_cache ? cachedCompression(rep.path, onTheFly, rep.stats) : null;
@@ -95,15 +95,21 @@ export async function sendFileHead(handler: Handler, path: string, ctype: string
       return null;
     }
     // A precompressed sibling that cannot be opened is as if absent.
-    found.splice(found.findIndex((p) => p.path === rep.path), 1);
+    unopened.add(rep.coding);
   }
 }
 
-/** The precompressed sibling the client accepts, if that option is on; else the file itself. */
-function chooseRepresentation(handler: Handler, path: string, stats: Stats, found: Precompressed[]): Representation {
-  const chosen = choosePrecompressed(found, handler.headers.get_all("Accept-Encoding"));
-  if (chosen) return { path: chosen.path, stats: chosen.stats, coding: chosen.coding, vary: true };
-  return { path, stats, coding: null, vary: found.length > 0 };
+/**
+ * The precompressed sibling the client accepts, if that option is on; else the file itself.
+ * `unopened`: codings whose file could not be opened, as if absent.
+ */
+function chooseRepresentation(handler: Handler, path: string, stats: Stats, unopened: ReadonlySet<Coding>): Representation | Promise<Representation> {
+  if (!handler.precompressed) return { path, stats, coding: null, vary: false };
+  const confinedTo = handler.follow_symlinks ? null : handler.directory;
+  const found = findPrecompressed(path, handler.headers.get_all("Accept-Encoding"), confinedTo, unopened);
+  const represent = ({ chosen, any }: FoundPrecompressed): Representation =>
+    chosen ? { path: chosen.path, stats: chosen.stats, coding: chosen.coding, vary: true } : { path, stats, coding: null, vary: any };
+  return found instanceof Promise ? found.then(represent) : represent(found);
 }
 
 /** Whether compressing on the fly applies: the option, a compressible type of at least 1 KiB. */
