@@ -12,6 +12,8 @@ export interface Options {
   workloads: string[];
   /** Connections for the many-connections RSS run; 0 skips it. */
   manyConnections: number;
+  /** Run `--workers 2` against one process (multicore.ts). */
+  multicore: boolean;
   install: boolean;
   keep: boolean;
   /** Use autocannon even where wrk is installed. */
@@ -20,17 +22,23 @@ export interface Options {
 }
 
 export const USAGE = `usage: npm run bench -- [--smoke] [--profile] [--runs N] [--duration S] [--peers a,b]
-                           [--workloads 1k,1k-close,64k,1m,listing,listing-rich,404,100m] [--connections N]
+                           [--workloads ID,…] [--connections N] [--[no-]multicore]
                            [--no-install] [--keep] [--autocannon]
+
+  workloads: 1k 1k-close 404 64k 1m 100m listing listing-rich tls-1k tls-close tls-100m
+             gzip br pre-gzip pre-br plain-br
 
   --smoke         short runs, fewer peers, one round: under a minute (also BENCH_SMOKE=1)
   --profile       run simplehttp under node --cpu-prof for GET 1 KiB keep-alive and print the
                   top self-time functions (also BENCH_PROFILE=1)
   --runs N        rounds; each number is the median of the rounds (default 3, smoke 1)
   --duration S    seconds per timed run (default 5, smoke 1)
-  --peers LIST    only these peers (names as in the table; simplehttp always runs)
+  --peers LIST    only these peers (names as in the table, or ids: nginx-tls, simplehttp-nocache…;
+                  simplehttp always runs)
   --workloads L   only these workloads
   --connections N the many-keep-alive-connections RSS run (default 1000, 0 skips it)
+  --no-multicore  skip --workers 2 against one process (skipped too when --workloads is given,
+                  unless --multicore)
   --no-install    install nothing (apt-get, npm); skip what is missing
   --keep          keep the temp dir (fixture, logs, configs, profiles)
   --autocannon    load with autocannon (bench/node_modules) even where wrk is installed`;
@@ -65,6 +73,7 @@ export function parseOptions(): Options {
     peers: list("--peers"),
     workloads: list("--workloads"),
     manyConnections: positive("--connections", 1000),
+    multicore: flag("--multicore") || (!flag("--no-multicore") && list("--workloads").length === 0),
     install: !flag("--no-install"),
     keep: flag("--keep"),
     autocannon: flag("--autocannon"),

@@ -10,6 +10,10 @@ import { join } from "node:path";
 import type { Options } from "./options.js";
 import type { Context, RunningPeer } from "./peers.js";
 import { connectionsTable, table, SUBJECT, type Row } from "./report.js";
+import { multicoreTable, type MulticoreRow } from "./multicore.js";
+import { targetsTable } from "./targets.js";
+import { TLS_SUITE } from "./load.js";
+import { nginxHasBrotli } from "./nginx.js";
 
 export interface RunInfo {
   options: Options;
@@ -19,6 +23,8 @@ export interface RunInfo {
   failures: string[];
   /** Wall time of the measured rounds. */
   seconds: number;
+  /** What each TLS peer negotiated. */
+  tls: string[];
 }
 
 /** A command's output (stdout, else stderr: `nginx -v` prints there), or "" when it fails. */
@@ -55,13 +61,15 @@ function subjectLogLines(info: RunInfo): string | undefined {
 
 function header(ctx: Context, info: RunInfo): string[] {
   const o = info.options;
-  const pinning = ctx.tools.taskset ? "servers on CPU 0, load generator on CPU 1 (taskset)" : "none";
+  const pinning = ctx.tools.taskset ? `servers on CPU ${ctx.serverCpus}, load generator on CPU ${ctx.clientCpus} (taskset)` : "none";
   return [
     `# simplehttp benchmark — ${new Date().toISOString()}`,
     "",
     `- mode: ${o.smoke ? "smoke (numbers are not meaningful)" : "full"}; ${o.runs} round(s) of ${o.seconds} s per run, medians; measured in ${info.seconds.toFixed(0)} s`,
     `- machine: ${cpus()[0]?.model ?? "?"} × ${cpus().length}, Linux ${release()}; pinning: ${pinning}`,
-    `- commit: ${commit(ctx)}; ${versions(ctx)}; load: ${info.generator} -t1 (curl for the download)`,
+    `- commit: ${commit(ctx)}; ${versions(ctx)}; load: ${info.generator} -t${ctx.clientThreads} (curl for the downloads)`,
+    `- TLS: certificate ${ctx.fixture.tls.kind}; clients offer TLS 1.3 with ${TLS_SUITE} only; negotiated: ${info.tls.join("; ") || "no TLS peer ran"}`,
+    `- compression: nginx gzip level 6${nginxHasBrotli() ? ", brotli quality 5, window 512 KiB (Debian's brotli modules)" : "; no brotli module for nginx"}`,
     ...info.running.map((p) => `- ${p.spec.name}: ${p.launch.label}`),
   ];
 }
@@ -76,16 +84,17 @@ function footer(ctx: Context, info: RunInfo): string[] {
   return lines.length > 0 ? ["", "Notes:", "", ...lines] : [];
 }
 
-export function render(ctx: Context, info: RunInfo, rows: Row[], many: Row[]): string {
-  const parts = [...header(ctx, info), "", table(rows)];
+export function render(ctx: Context, info: RunInfo, rows: Row[], many: Row[], cores: MulticoreRow[]): string {
+  const parts = [...header(ctx, info), "", "Targets (issue 15):", "", targetsTable(rows, cores), "", table(rows)];
   if (many.length > 0) parts.push("", `Many keep-alive connections (${info.generator} -c${info.options.manyConnections}, GET 1 KiB):`, "", connectionsTable(many));
+  if (cores.length > 0) parts.push("", "One process and `--workers 2`, servers and wrk -t2 sharing both CPUs:", "", multicoreTable(cores));
   parts.push(...footer(ctx, info));
   return `${parts.join("\n")}\n`;
 }
 
 /** Prints the report and saves it (Markdown and JSON) in bench/results/. */
-export function writeReport(ctx: Context, info: RunInfo, rows: Row[], many: Row[]): void {
-  const text = render(ctx, info, rows, many);
+export function writeReport(ctx: Context, info: RunInfo, rows: Row[], many: Row[], cores: MulticoreRow[] = []): void {
+  const text = render(ctx, info, rows, many, cores);
   process.stdout.write(`\n${text}`);
   const dir = join(ctx.paths.benchSrc, "results");
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -93,7 +102,13 @@ export function writeReport(ctx: Context, info: RunInfo, rows: Row[], many: Row[
   try {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${name}.md`), text);
-    const json = { rows: rows.map((r) => ({ ...r, workload: r.workload.id })), many: many.map((r) => ({ ...r, workload: r.workload.id })), skipped: info.skipped, failures: info.failures };
+    const json = {
+      rows: rows.map((r) => ({ ...r, workload: r.workload.id })),
+      many: many.map((r) => ({ ...r, workload: r.workload.id })),
+      multicore: cores.map((r) => ({ ...r, workload: r.workload.id })),
+      skipped: info.skipped,
+      failures: info.failures,
+    };
     writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
     process.stderr.write(`bench: saved bench/results/${name}.md and .json\n`);
   } catch (error) {

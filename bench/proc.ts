@@ -81,6 +81,11 @@ export class Probe {
     return this.pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   }
 
+  /** CPU time used so far by each process of the tree, µs, in `pids` order. */
+  cpuMicrosEach(): number[] {
+    return this.pids.map(cpuMicros);
+  }
+
   /** Resident memory now, KiB. */
   rssKiB(): number {
     return this.pids.reduce((sum, pid) => sum + statusKiB(pid, "VmRSS"), 0);

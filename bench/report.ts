@@ -9,7 +9,16 @@ import type { Sample, Workload } from "./load.js";
 export interface Measurement extends Sample {
   cpuMicros: number;
   peakKiB: number;
+  /** How many CPUs the server and the client were each pinned to (what their shares are of). */
+  serverCores: number;
+  clientCores: number;
 }
+
+/** What bounded a run: the server's CPU, the load generator's, or neither (waiting: latency, I/O). */
+export type Limit = "server" | "client" | "neither";
+
+/** A core this busy (as a fraction of the run) counts as full. */
+export const FULL_CORE = 0.9;
 
 /** The derived numbers of one row (each the median over the runs). */
 export interface Row {
@@ -24,6 +33,16 @@ export interface Row {
   peakMiB: number;
   errors: number;
   badStatus: number;
+  /** The server's and the client's CPU time as a share of their cores over the run (medians). */
+  serverShare: number;
+  clientShare: number;
+  limit: Limit;
+  /**
+   * Requests (bytes, for downloads) per second the server would serve with its core(s) full, at
+   * the CPU cost it had in this run: the rate ÷ its share. Equal to the rate when the server was
+   * the limit; above it otherwise (then an estimate, assuming the cost stays the same).
+   */
+  capacity: number;
   /** simplehttp ÷ this server: rate (req/s, MB/s for a download) and CPU per request. */
   rateRatio?: number;
   cpuRatio?: number;
@@ -40,9 +59,32 @@ export function median(values: number[]): number {
 
 const medianOf = (ms: Measurement[], f: (m: Measurement) => number): number => median(ms.map(f));
 
+/** What bounded a run, from the two shares. */
+export function limitOf(serverShare: number, clientShare: number): Limit {
+  if (serverShare >= FULL_CORE) return "server";
+  if (clientShare >= FULL_CORE) return "client";
+  return "neither";
+}
+
+const serverShareOf = (m: Measurement) => m.cpuMicros / m.wallMicros / m.serverCores;
+const clientShareOf = (m: Measurement) => m.clientCpuMicros / m.wallMicros / m.clientCores;
+
+/** The run's rate ÷ the server's share of its core(s), capped at 1 (see `Row.capacity`). */
+function capacityOf(workload: Workload, m: Measurement): number {
+  const rate = workload.download ? m.bytes / m.seconds / 1e6 : m.requests / m.seconds;
+  const share = serverShareOf(m);
+  return share > 0 ? rate / Math.min(1, share) : rate;
+}
+
 /** One row from the runs of one workload on one server. */
 export function summarize(workload: Workload, server: string, idleKiB: number, ms: Measurement[]): Row {
+  const serverShare = medianOf(ms, serverShareOf);
+  const clientShare = medianOf(ms, clientShareOf);
   return {
+    serverShare,
+    clientShare,
+    limit: limitOf(serverShare, clientShare),
+    capacity: medianOf(ms, (m) => capacityOf(workload, m)),
     workload,
     server,
     runs: ms.length,
@@ -84,8 +126,12 @@ function cpuDigits(n: number): number {
 }
 
 const HEADER =
-  "| workload | server | req/s | MB/s | p99 ms | CPU µs/req | RSS idle MiB | RSS peak MiB | errors | simplehttp ÷ rate | simplehttp ÷ CPU |";
-const RULE = "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|";
+  "| workload | server | req/s | MB/s | p99 ms | CPU µs/req | server CPU | client CPU | limit | RSS idle MiB | RSS peak MiB | errors | simplehttp ÷ rate | simplehttp ÷ CPU |";
+const RULE = "|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|";
+
+function percent(share: number): string {
+  return Number.isFinite(share) ? `${Math.round(share * 100)}%` : "–";
+}
 
 function line(row: Row): string {
   const errs = row.errors + row.badStatus;
@@ -97,6 +143,9 @@ function line(row: Row): string {
     fmt(row.mbPerSec, 1),
     fmt(row.p99Ms, row.p99Ms < 10 ? 2 : 1),
     fmt(row.cpuPerReq, cpuDigits(row.cpuPerReq)),
+    percent(row.serverShare),
+    percent(row.clientShare),
+    row.limit,
     fmt(row.idleMiB, 1),
     fmt(row.peakMiB, 1),
     errs === 0 ? "0" : `${row.errors} sock, ${row.badStatus} status`,

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { atExit, installCleanup, stop, stopAll } from "./children.js";
 import { buildFixture, removeFixture } from "./fixture.js";
-import { generatorName, manyConnections, runLoad, writeWrkScript, WORKLOADS, type Workload } from "./load.js";
+import { generatorName, manyConnections, negotiatedTLS, runLoad, writeClientTLSConfig, writeWrkScript, WORKLOADS, type Workload } from "./load.js";
 import { parseOptions, USAGE, type Options } from "./options.js";
 import { PEERS, startPeer, type Context, type Paths, type PeerSpec, type RunningPeer } from "./peers.js";
 import { Meter } from "./proc.js";
@@ -18,6 +18,8 @@ import { profile } from "./profile.js";
 import { addRatios, summarize, SUBJECT, type Measurement, type Row } from "./report.js";
 import { writeReport, type RunInfo } from "./output.js";
 import { ensureTools } from "./tools.js";
+import { multicore, type MulticoreRow } from "./multicore.js";
+import { cpus } from "node:os";
 
 function resolvePaths(): Paths {
   const benchDist = dirname(fileURLToPath(import.meta.url));
@@ -27,11 +29,12 @@ function resolvePaths(): Paths {
 
 /** Moves this process (and so its timers and samplers) to the load generator's CPU. */
 function pinSelf(ctx: Context): void {
-  if (ctx.tools.taskset) spawnSync(ctx.tools.taskset, ["-cp", "1", String(process.pid)], { stdio: "ignore" });
+  if (ctx.tools.taskset) spawnSync(ctx.tools.taskset, ["-cp", ctx.clientCpus, String(process.pid)], { stdio: "ignore" });
 }
 
+/** The peers asked for (by name or id; simplehttp's instances always run), or the mode's set. */
 function selectPeers(options: Options): PeerSpec[] {
-  if (options.peers.length > 0) return PEERS.filter((p) => p.name === SUBJECT || options.peers.includes(p.name));
+  if (options.peers.length > 0) return PEERS.filter((p) => p.name === SUBJECT || options.peers.includes(p.name) || options.peers.includes(p.id));
   return options.smoke ? PEERS.filter((p) => p.smoke) : PEERS;
 }
 
@@ -50,15 +53,9 @@ function usableWorkloads(workloads: Workload[], generator: string): { workloads:
   return { workloads: workloads.filter((w) => !w.close), dropped };
 }
 
-/**
- * Whether `peer` can serve workload `w` (the fixed-body baselines only serve 1 KiB). simplehttp
- * runs twice: as it starts by default, and with `--listing rich` for the rich-listing workload
- * alone; both report as simplehttp, so the ratios compare the rich listing with the peers' own.
- */
+/** Whether `peer` serves workload `w`. */
 function applies(peer: RunningPeer, w: Workload): boolean {
-  if (peer.spec.fixedBody) return w.baseline === true;
-  if (peer.spec.name === SUBJECT && (w.rich === true) !== (peer.spec.richListing === true)) return false;
-  return !(w.listing && peer.spec.noListing);
+  return peer.spec.serves(w);
 }
 
 async function startPeers(ctx: Context, specs: PeerSpec[]): Promise<{ running: RunningPeer[]; skipped: string[] }> {
@@ -67,11 +64,11 @@ async function startPeers(ctx: Context, specs: PeerSpec[]): Promise<{ running: R
   for (const spec of specs) {
     const result = await startPeer(ctx, spec);
     if (typeof result === "string") {
-      skipped.push(`${spec.name}: ${result}`);
-      process.stderr.write(`bench: skipping ${spec.name}: ${result}\n`);
+      skipped.push(`${spec.id}: ${result}`);
+      process.stderr.write(`bench: skipping ${spec.id}: ${result}\n`);
     } else {
       running.push(result);
-      process.stderr.write(`bench: ${spec.name} on port ${result.port} (${result.launch.label})\n`);
+      process.stderr.write(`bench: ${spec.id} on port ${result.port} (${result.launch.label})\n`);
     }
   }
   return { running, skipped };
@@ -88,14 +85,24 @@ async function measure(ctx: Context, peer: RunningPeer, w: Workload, seconds: nu
     meter.finish();
     throw error;
   }
-  return { ...sample, ...meter.finish() };
+  return { ...sample, ...meter.finish(), serverCores: cpuCount(ctx.serverCpus), clientCores: cpuCount(ctx.clientCpus) };
 }
 
-/** One second of GET 1 KiB per server, so JITs and caches are warm before the first measurement. */
-async function warmUp(ctx: Context, running: RunningPeer[], script: string): Promise<void> {
+/** How many CPUs a `taskset -c` list names (`0`, `0,1`, `0-3`); all of them without pinning. */
+export function cpuCount(list: string): number {
+  let n = 0;
+  for (const part of list.split(",")) {
+    const [a, b] = part.split("-").map(Number);
+    n += b === undefined ? 1 : b - a! + 1;
+  }
+  return n || cpus().length;
+}
+
+/** One second of the first workload each server serves, so JITs and caches are warm before the first measurement. */
+async function warmUp(ctx: Context, running: RunningPeer[], workloads: Workload[], script: string): Promise<void> {
   for (const peer of running) {
-    const w = peer.spec.richListing ? WORKLOADS.find((workload) => workload.rich)! : WORKLOADS[0]!;
-    await runLoad(ctx, w, peer.port, 1, script).catch(() => undefined);
+    const w = workloads.find((workload) => !workload.download && peer.spec.serves(workload));
+    if (w) await runLoad(ctx, w, peer.port, 1, script).catch(() => undefined);
   }
 }
 
@@ -127,9 +134,10 @@ async function measureInto(ctx: Context, results: Results, peer: RunningPeer, w:
     results.add(w, peer.spec.name, m);
     const rate = w.download ? `${((m.bytes / m.seconds) / 1e6).toFixed(0)} MB/s` : `${Math.round(m.requests / m.seconds)} req/s`;
     const trouble = m.errors + m.badStatus > 0 ? `  (${m.errors} socket errors, ${m.badStatus} responses not ${w.status})` : "";
-    process.stderr.write(`${tag} ${w.id.padEnd(8)} ${peer.spec.name.padEnd(12)} ${rate}${trouble}\n`);
+    const shares = `server ${Math.round((100 * m.cpuMicros) / m.wallMicros / m.serverCores)}%, client ${Math.round((100 * m.clientCpuMicros) / m.wallMicros / m.clientCores)}%`;
+    process.stderr.write(`${tag} ${w.id.padEnd(12)} ${peer.spec.id.padEnd(20)} ${rate} (${shares})${trouble}\n`);
   } catch (error) {
-    const message = `${w.id} on ${peer.spec.name}: ${(error as Error).message}`;
+    const message = `${w.id} on ${peer.spec.id}: ${(error as Error).message}`;
     results.failures.push(message);
     process.stderr.write(`${tag} FAILED ${message}\n`);
   }
@@ -138,7 +146,7 @@ async function measureInto(ctx: Context, results: Results, peer: RunningPeer, w:
 
 /** The peers of the many-connections run: simplehttp, and node:http for scale. */
 function manyConnectionPeers(running: RunningPeer[]): RunningPeer[] {
-  return running.filter((p) => (p.spec.name === SUBJECT && !p.spec.richListing) || p.spec.name === "node:http");
+  return running.filter((p) => p.spec.id === SUBJECT || p.spec.id === "node:http");
 }
 
 async function rounds(ctx: Context, options: Options, running: RunningPeer[], workloads: Workload[], script: string): Promise<Results> {
@@ -179,7 +187,7 @@ async function measureFresh(ctx: Context, results: Results, peer: RunningPeer, w
 function rowsFor(workloads: Workload[], running: RunningPeer[], results: Results, fresh = false): Row[] {
   const rows: Row[] = [];
   for (const w of workloads) {
-    for (const peer of running) {
+    for (const peer of fresh ? manyConnectionPeers(running) : running) {
       if (!fresh && !applies(peer, w)) continue;
       const ms = results.get(w, peer.spec.name);
       const idleKiB = fresh ? (results.freshIdleKiB.get(peer.spec.name) ?? peer.idleKiB) : peer.idleKiB;
@@ -194,20 +202,38 @@ async function benchmark(ctx: Context, options: Options): Promise<void> {
   if (!generator) throw new Error("no load generator: needs wrk (apt-get install wrk) or autocannon (npm install in bench/)");
   const script = writeWrkScript(ctx.fixture.root);
   const { workloads, dropped } = usableWorkloads(selectWorkloads(options), generator);
-  // simplehttp with --listing rich starts only when a rich-listing workload is to run.
-  const specs = selectPeers(options).filter((spec) => !spec.richListing || workloads.some((w) => w.rich));
+  // A server starts only when a workload to run is one it serves.
+  const specs = selectPeers(options).filter((spec) => workloads.some((w) => spec.serves(w)));
   const { running, skipped } = await startPeers(ctx, specs);
   skipped.push(...dropped);
   if (!running.some((p) => p.spec.name === SUBJECT)) process.stderr.write("bench: simplehttp did not start: no ratios\n");
-  await warmUp(ctx, running, script);
+  const tls = await checkTLS(ctx, running);
+  await warmUp(ctx, running, workloads, script);
   const started = Date.now();
   const results = await rounds(ctx, options, running, workloads, script);
   for (const peer of running) await stop(peer.child);
   const rows = rowsFor(workloads, running, results);
   addRatios(rows);
   const many = options.manyConnections > 0 ? rowsFor([manyConnections(options.manyConnections)], running, results, true) : [];
-  const info: RunInfo = { options, generator, running, skipped, failures: results.failures, seconds: (Date.now() - started) / 1000 };
-  writeReport(ctx, info, rows, many);
+  let cores: MulticoreRow[] = [];
+  if (options.multicore && generator === "wrk" && cpus().length >= 2) {
+    try {
+      cores = await multicore(ctx, options.runs * 2, options.seconds, script);
+    } catch (error) {
+      results.failures.push(`multicore: ${(error as Error).message}`);
+    }
+  }
+  const info: RunInfo = { options, generator, running, skipped, failures: results.failures, seconds: (Date.now() - started) / 1000, tls };
+  writeReport(ctx, info, rows, many, cores);
+}
+
+/** The TLS version and cipher suite each TLS peer negotiated with the benchmark's clients. */
+async function checkTLS(ctx: Context, running: RunningPeer[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const peer of running) {
+    if (WORKLOADS.some((w) => w.tls && peer.spec.serves(w))) lines.push(`${peer.spec.id}: ${await negotiatedTLS(ctx, peer.port)}`);
+  }
+  return lines;
 }
 
 async function main(): Promise<void> {
@@ -222,7 +248,7 @@ async function main(): Promise<void> {
   const fixture = buildFixture();
   if (options.keep) atExit(() => process.stderr.write(`bench: kept ${fixture.root}\n`));
   else atExit(() => removeFixture(fixture));
-  const ctx: Context = { fixture, paths, tools };
+  const ctx: Context = { fixture, paths, tools, serverCpus: "0", clientCpus: "1", clientThreads: 1, clientTLSConfig: writeClientTLSConfig(fixture.root) };
   pinSelf(ctx);
   try {
     if (options.profile) await profile(ctx, options);

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { delimiter, join } from "node:path";
+import { nginxHasBrotli } from "./nginx.js";
 
 export interface Tools {
   wrk?: string;
@@ -89,7 +90,10 @@ function npmInstall(benchSrc: string, notes: string[]): void {
 export function ensureTools(options: InstallOptions): Tools {
   const notes: string[] = [];
   if (options.install) {
-    aptInstall(["wrk", "nginx"].filter((name) => !which(name)), notes);
+    const missing = ["wrk", "nginx", "openssl"].filter((name) => !which(name));
+    // Debian's brotli modules for nginx: the peer for `--compress` with `br` (and `brotli_static`).
+    if (!nginxHasBrotli()) missing.push("libnginx-mod-http-brotli-filter", "libnginx-mod-http-brotli-static");
+    aptInstall(missing, notes);
     if (options.npmPeers || options.autocannon || !which("wrk")) npmInstall(options.benchSrc, notes);
   }
   const autocannon = join(options.benchSrc, "node_modules/autocannon/autocannon.js");

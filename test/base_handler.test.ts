@@ -918,6 +918,40 @@ test("send_error with only an explanation keeps the standard message", async () 
   assert.equal(text, errorReply(999, "???", "This is a long \n explanation"));
 });
 
+test("send_error's pages, kept once made, stay each error's own: messages and explanations that join alike, a new format", async () => {
+  // Made once and kept (base_handler.ts, errorPages): a key that joined the message and the
+  // explanation without their lengths would serve the first page for the second.
+  const pairs: [string, string][] = [
+    ["ab", "c"],
+    ["a", "bc"],
+    ["ab", "c"],
+  ];
+  for (const [message, explain] of pairs) {
+    class H extends BaseHTTPRequestHandler {
+      do_GET() {
+        return this.send_error(409, message, explain);
+      }
+    }
+    const { text } = await roundTrip(H, "GET / HTTP/1.0\r\n\r\n");
+    assert.equal(text, errorReply(409, message, explain), `${message} / ${explain}`);
+  }
+  class Own extends BaseHTTPRequestHandler {
+    override error_message_format = "<p>%(code)d %(message)s: %(explain)s</p>\n";
+    do_GET() {
+      return this.send_error(409, "ab", "c");
+    }
+  }
+  const { reply } = await roundTrip(Own, "GET / HTTP/1.0\r\n\r\n");
+  assert.equal(splitReply(reply).body.toString(), "<p>409 ab: c</p>\n");
+  const long = "x".repeat(2000);
+  class Long extends BaseHTTPRequestHandler {
+    do_GET() {
+      return this.send_error(409, long, "y");
+    }
+  }
+  assert.equal((await roundTrip(Long, "GET / HTTP/1.0\r\n\r\n")).text, errorReply(409, long, "y"));
+});
+
 test("Content-Length counts UTF-8 bytes for non-ASCII messages", async () => {
   class H extends BaseHTTPRequestHandler {
     do_GET() {

@@ -8,11 +8,20 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fs from "node:fs";
-import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
+import { randomBytes } from "node:crypto";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { BaseHTTPRequestHandler } from "../src/server/base_handler.js";
 import { checkHeaderField, checkHeaderList, InvalidHeaderError, maxAge, parseHeaderOption } from "../src/features/headers.js";
-import { chooseCoding, isCompressible, parseAcceptEncoding } from "../src/features/compression.js";
+import {
+  chooseCoding,
+  COMPRESSED_CACHE_BYTES,
+  COMPRESSED_ENTRY_BYTES,
+  compressedCacheUse,
+  compressionLoad,
+  isCompressible,
+  parseAcceptEncoding,
+} from "../src/features/compression.js";
 import type { RequestHandlerClass } from "../src/socketserver/servers.js";
 import { captureStderr, exchange, masked, serve, type Running } from "./helpers.js";
 import {
@@ -579,6 +588,105 @@ describe("compress", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// The compression cache (issue 15): a file compressed once is not compressed again while its stat
+// is unchanged; what is sent from the cache is byte for byte what compressing sends.
+
+describe("compress_cache", () => {
+  class Compress11 extends Quiet {
+    static override compress = true;
+    override protocol_version = "HTTP/1.1";
+  }
+  class NoCache extends Compress11 {
+    static override compress_cache = false;
+  }
+  const cached = serverFor(() => Compress11.with_directory(root));
+  const uncached = serverFor(() => NoCache.with_directory(root));
+  const raw = (port: number, path: string, coding: string, version = "HTTP/1.1") =>
+    exchange(port, `GET ${path} ${version}\r\nHost: x\r\nAccept-Encoding: ${coding}\r\nConnection: close\r\n\r\n`, { timeoutMs: 30000 });
+  /** Runs `request` and says whether any compression work ran meanwhile. */
+  const compressing = async <T>(request: () => Promise<T>): Promise<{ result: T; compressed: boolean }> => {
+    compressionLoad(true);
+    const result = await request();
+    return { result, compressed: compressionLoad(true).peak > 0 };
+  };
+
+  test("an unchanged file is compressed once; the cached response is the same bytes (chunked and HTTP/1.0)", async () => {
+    for (const [name, coding] of [["cache-a.js", "br"], ["cache-b.js", "gzip"]] as const) {
+      fs.writeFileSync(join(root, name), text(50_000));
+      const before = compressedCacheUse().results;
+      const first = await compressing(() => raw(cached.port(), `/${name}`, coding));
+      assert.ok(first.compressed, `${name}: compressed the first time`);
+      assert.equal(compressedCacheUse().results, before + 1, `${name}: its compression kept`);
+      const second = await compressing(() => raw(cached.port(), `/${name}`, coding));
+      assert.equal(second.compressed, false, `${name}: not compressed again`);
+      assert.equal(masked(second.result), masked(first.result), `${name}: the same bytes`);
+      const reply = parseReply(second.result);
+      assert.equal(reply.header("Transfer-Encoding"), "chunked");
+      const decompress = coding === "br" ? brotliDecompressSync : gunzipSync;
+      assert.ok(decompress(dechunk(reply.body).data).equals(file(name)));
+      // HTTP/1.0: no chunks, the body ends with the connection; the same compressed bytes.
+      const old = await compressing(() => raw(cached.port(), `/${name}`, coding, "HTTP/1.0"));
+      assert.equal(old.compressed, false);
+      assert.ok(parseReply(old.result).body.equals(dechunk(reply.body).data));
+      assert.equal(masked(old.result), masked(await raw(uncached.port(), `/${name}`, coding, "HTTP/1.0")), `${name}: as compressing sends it`);
+    }
+  });
+
+  test("a file that changes is compressed again: its new content, never the old", async () => {
+    const path = join(root, "cache-change.css");
+    fs.writeFileSync(path, text(30_000));
+    const decode = async () => brotliDecompressSync(dechunk(parseReply(await raw(cached.port(), "/cache-change.css", "br")).body).data);
+    assert.ok((await decode()).equals(text(30_000)));
+    assert.ok((await decode()).equals(text(30_000)), "from the cache");
+    fs.writeFileSync(path, text(31_000)); // another size
+    assert.ok((await decode()).equals(text(31_000)));
+    const same = Buffer.from(text(31_000).toString("latin1").toUpperCase(), "latin1"); // the same size
+    fs.writeFileSync(path, same);
+    fs.utimesSync(path, new Date(), new Date(Date.now() + 10_000));
+    const again = await compressing(decode);
+    assert.ok(again.result.equals(same));
+    assert.ok(again.compressed, "a new mtime: compressed again");
+  });
+
+  test("with compress_cache = false nothing is kept and every response is compressed", async () => {
+    fs.writeFileSync(join(root, "cache-off.js"), text(20_000));
+    const before = compressedCacheUse().results;
+    for (let i = 0; i < 2; i++) {
+      const { result, compressed } = await compressing(() => raw(uncached.port(), "/cache-off.js", "gzip"));
+      assert.ok(compressed, `request ${i + 1}`);
+      assert.ok(gunzipSync(dechunk(parseReply(result).body).data).equals(file("cache-off.js")));
+    }
+    assert.equal(compressedCacheUse().results, before);
+  });
+
+  test("the cache is bounded: a compression larger than COMPRESSED_ENTRY_BYTES is not kept, the total never exceeds COMPRESSED_CACHE_BYTES", async () => {
+    // Random hex compresses to about half: over 2 MiB out of 5 MiB in.
+    fs.writeFileSync(join(root, "cache-huge.txt"), randomBytes(5 * 512 * 1024).toString("hex"));
+    const before = compressedCacheUse();
+    const reply = parseReply(await raw(cached.port(), "/cache-huge.txt", "gzip"));
+    assert.ok(dechunk(reply.body).data.length > COMPRESSED_ENTRY_BYTES);
+    assert.deepEqual(compressedCacheUse(), before, "not kept");
+    assert.ok(compressedCacheUse().bytes <= COMPRESSED_CACHE_BYTES);
+  });
+
+  test("a HEAD or a range request keeps nothing, and a cached file still answers ranges and 304s from the file", async () => {
+    fs.writeFileSync(join(root, "cache-head.js"), text(10_000));
+    const before = compressedCacheUse().results;
+    await fetchReply(cached.port(), "/cache-head.js", { method: "HEAD", headers: { "Accept-Encoding": "br" } });
+    assert.equal(compressedCacheUse().results, before);
+    await raw(cached.port(), "/cache-head.js", "br");
+    assert.equal(compressedCacheUse().results, before + 1);
+    const range = await fetchReply(cached.port(), "/cache-head.js", { headers: { "Accept-Encoding": "br", Range: "bytes=0-9" } });
+    assert.equal(range.status, 206);
+    assert.ok(range.body.equals(text(10)));
+    const notModified = await fetchReply(cached.port(), "/cache-head.js", {
+      headers: { "Accept-Encoding": "br", "If-Modified-Since": lastModified(join(root, "cache-head.js")) },
+    });
+    assert.equal(notModified.status, 304);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Precompressed files
 
 describe("precompressed", () => {
@@ -659,6 +767,24 @@ describe("precompressed", () => {
     const head = await accept("/pre.js", "br", { method: "HEAD" });
     assert.deepEqual(head.head, get.head);
     assert.equal(head.body.length, 0);
+  });
+
+  test("a precompressed file served from memory is checked against its stat: a new x.gz is sent new, a removed one is not sent", async () => {
+    const write = (name: string, data: Buffer) => fs.writeFileSync(join(root, name), data);
+    write("mem.js", text(5000));
+    write("mem.js.gz", gzipSync(text(5000)));
+    const gz = () => accept("/mem.js", "gzip");
+    assert.ok(gunzipSync((await gz()).body).equals(text(5000)));
+    assert.ok(gunzipSync((await gz()).body).equals(text(5000)), "again, from memory");
+    write("mem.js.gz", gzipSync(text(5001)));
+    const changed = await gz();
+    assert.equal(changed.header("Content-Length"), String(file("mem.js.gz").length));
+    assert.ok(gunzipSync(changed.body).equals(text(5001)));
+    fs.unlinkSync(join(root, "mem.js.gz"));
+    const gone = await gz();
+    assert.equal(gone.header("Content-Encoding"), undefined);
+    assert.equal(gone.header("Vary"), undefined);
+    assert.ok(gone.body.equals(text(5000)));
   });
 
   test("with compress on too, a precompressed file wins, and the rest is compressed on the fly", async () => {

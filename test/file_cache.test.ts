@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync, writeFileSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SmallFileCache } from "../src/server/file_cache.js";
+import { SmallFileCache, StatValidatedCache } from "../src/server/file_cache.js";
 
 function withDir(body: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "file-cache-"));
@@ -61,5 +61,28 @@ test("past maxBytes, the least recently served files are dropped first", () => {
     assert.ok(cache.get(paths[0]!, statSync(paths[0]!)));
     assert.ok(cache.get(paths[2]!, statSync(paths[2]!)));
     assert.ok(cache.get(d, statSync(d)));
+  });
+});
+
+test("StatValidatedCache: a value is served only for the stat it was made from, and the total stays within maxBytes", () => {
+  withDir((dir) => {
+    const cache = new StatValidatedCache<string>(100);
+    const path = join(dir, "x");
+    writeFileSync(path, "1");
+    cache.set("x", statSync(path), "from 1", 40);
+    assert.equal(cache.get("x", statSync(path)), "from 1");
+    writeFileSync(path, "22");
+    assert.equal(cache.get("x", statSync(path)), null, "changed: dropped");
+    assert.equal(cache.size, 0);
+    const stats = statSync(path);
+    cache.set("a", stats, "a", 40);
+    cache.set("b", stats, "b", 40);
+    assert.equal(cache.get("a", stats), "a"); // a is now the more recent
+    cache.set("c", stats, "c", 40);
+    assert.deepEqual([cache.get("a", stats), cache.get("b", stats), cache.get("c", stats)], ["a", null, "c"], "b, the least recently served, left");
+    assert.equal(cache.size, 80);
+    cache.set("big", stats, "too big", 101);
+    assert.equal(cache.get("big", stats), null, "larger than the whole cache: not kept");
+    assert.ok(cache.size <= 100);
   });
 });

@@ -960,6 +960,52 @@ describe("copyfile's buffers", () => {
     assert.ok(new Set(kept.map((chunk) => chunk.buffer)).size < kept.length);
   });
 
+  /** A file in memory read as FileIO reads, counting reads through the pool and synchronous ones; `slowMs` delays each synchronous one. */
+  function countingSource(slowMs: number) {
+    let position = 0;
+    const counts = { pool: 0, sync: 0 };
+    const take = (b: Uint8Array) => {
+      const n = Math.min(b.length, content.length - position);
+      content.copy(b, 0, position, position + n);
+      position += n;
+      return n;
+    };
+    const source = {
+      counts,
+      read: async () => Buffer.alloc(0),
+      close: () => {},
+      readinto: async (b: Uint8Array) => {
+        counts.pool++;
+        return take(b);
+      },
+      readintoSync: (b: Uint8Array) => {
+        counts.sync++;
+        const until = performance.now() + slowMs;
+        while (performance.now() < until);
+        return take(b);
+      },
+    };
+    return source;
+  }
+
+  async function copyFrom(source: FileLike): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    const writer = { needsDrain: false, writableLength: 1, write: (data: Buffer) => void chunks.push(Buffer.from(data)) };
+    await SimpleHTTPRequestHandler.prototype.copyfile.call(null, source, writer);
+    return Buffer.concat(chunks);
+  }
+
+  test("after a first read through the thread pool, fast reads are synchronous; a slow one sends the rest back to the pool", async () => {
+    const fast = countingSource(0);
+    assert.ok((await copyFrom(fast)).equals(content));
+    assert.equal(fast.counts.pool, 1, "the first chunk through the pool");
+    assert.ok(fast.counts.sync > 2, `${fast.counts.sync} synchronous reads`);
+    const slow = countingSource(3);
+    assert.ok((await copyFrom(slow)).equals(content));
+    assert.equal(slow.counts.sync, 1, "one synchronous read took more than 1 ms: no more");
+    assert.ok(slow.counts.pool > 2, `${slow.counts.pool} reads through the pool`);
+  });
+
   test("a chunk the socket still holds is never overwritten", async () => {
     const { kept, copied } = await copyTo(1);
     assert.equal(new Set(kept.map((chunk) => chunk.buffer)).size, kept.length, "a new buffer per chunk");

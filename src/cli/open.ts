@@ -1,5 +1,4 @@
 /** `--open`: the URL a browser should open for the address served, and the platform's opener. */
-import { spawn } from "node:child_process";
 import type { Address } from "../socketserver/address.js";
 import { PROG } from "./options.js";
 
@@ -35,7 +34,8 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env): 
   };
   let child;
   try {
-    child = spawn(command, args, { detached: true, stdio: "ignore", windowsHide: true });
+    // Loaded here, for `--open` alone: node:child_process costs every other run 1.6 MB.
+    child = process.getBuiltinModule("node:child_process").spawn(command, args, { detached: true, stdio: "ignore", windowsHide: true });
   } catch (error) {
     complain(`${command}: ${(error as Error).message}`);
     return;

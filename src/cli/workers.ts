@@ -21,7 +21,7 @@
  * in writes of whole lines of at most `PIPE_BUF` bytes (log_writer.ts); what would be said once (the banner, a startup error, Python's
  * `DeprecationWarning` for `--cgi`) goes to the primary, which says it.
  */
-import cluster, { type Worker } from "node:cluster";
+import type { Worker } from "node:cluster";
 import { limitLogWrites } from "../socketserver/log_writer.js";
 import { PROG, type CommandLine } from "./options.js";
 import {
@@ -60,9 +60,14 @@ type PrimaryMessage = { simplehttp: "stop" };
 /** The most bytes a write to a pipe is sure to make at once (POSIX's minimum, Linux's value). */
 const PIPE_BUF = 4096;
 
+/** node:cluster, loaded only with `--workers` (a single process never needs its 1.6 MB). */
+function cluster(): typeof import("node:cluster").default {
+  return process.getBuiltinModule("node:cluster") as unknown as typeof import("node:cluster").default;
+}
+
 /** True in a process forked by `runPrimary`. */
 export function isWorkerProcess(): boolean {
-  return cluster.isWorker && process.env[WORKER_ENV] === "1";
+  return process.env[WORKER_ENV] === "1" && cluster().isWorker;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,7 +135,7 @@ export async function runPrimary(command: CommandLine): Promise<number> {
   checkDirectory(command.directory);
   await bindHosts(command.bind);
   chooseServer(command, { print_warnings: false }); // a TLS file that cannot be used fails here, once
-  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster().schedulingPolicy = cluster().SCHED_NONE;
   const primary = new Primary(command);
   try {
     const { scheme, address } = await primary.start();
@@ -181,7 +186,7 @@ class Primary {
   }
 
   private fork(onListening: (scheme: "HTTP" | "HTTPS", address: Address) => void, onStartFailure: (message: string) => void): void {
-    const worker = cluster.fork({ [WORKER_ENV]: "1" });
+    const worker = cluster().fork({ [WORKER_ENV]: "1" });
     this.workers.add(worker);
     worker.on("message", (message: WorkerMessage) => {
       if (message?.simplehttp === "listening") {

@@ -7,9 +7,15 @@ import { once } from "node:events";
 import type { Stats } from "node:fs";
 import { PassThrough, type Readable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { createGzip } from "node:zlib";
-import yazl from "yazl";
-import tar, { type Header as TarHeaders } from "tar-stream";
+import { createRequire } from "node:module";
+import type yazlModule from "yazl";
+import type tarModule from "tar-stream";
+import type { Header as TarHeaders } from "tar-stream";
+
+/** yazl, tar-stream and node:zlib are loaded by the first archive made (`--archive`), not by every server. */
+const load = createRequire(import.meta.url);
+const yazl = () => load("yazl") as typeof yazlModule;
+const tar = () => load("tar-stream") as typeof tarModule;
 
 /** tar.gz's zlib level: the fastest, as most of a shared folder (photos, video) does not compress. */
 export const GZIP_LEVEL = 1;
@@ -26,7 +32,7 @@ export interface ArchiveWriter {
 
 /** zip through yazl, which streams each entry with a data descriptor and adds ZIP64 where needed. */
 export class ZipWriter implements ArchiveWriter {
-  private readonly zip = new yazl.ZipFile();
+  private readonly zip = new (yazl().ZipFile)();
   readonly output: Readable = this.zip.outputStream as unknown as Readable;
   private source: Readable | null = null;
 
@@ -78,13 +84,13 @@ export class ZipWriter implements ArchiveWriter {
 
 /** tar (and tar.gz) through tar-stream; the entry stream applies backpressure to each file. */
 export class TarWriter implements ArchiveWriter {
-  private readonly pack = tar.pack();
+  private readonly pack = tar().pack();
   readonly output: Readable;
   private source: Readable | null = null;
 
   constructor(gzip: boolean) {
     // tar.gz compresses everything, photos and videos too: zlib's fastest level (docs/FEATURES.md).
-    this.output = gzip ? createGzip({ level: GZIP_LEVEL }) : new PassThrough();
+    this.output = gzip ? process.getBuiltinModule("node:zlib").createGzip({ level: GZIP_LEVEL }) : new PassThrough();
     this.pack.pipe(this.output as unknown as NodeJS.WritableStream);
     this.pack.on("error", (error: Error) => this.output.destroy(error));
   }

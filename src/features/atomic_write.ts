@@ -19,7 +19,7 @@
  */
 import { constants, unlinkSync } from "node:fs";
 import { link, lstat, open, opendir, rename, unlink, type FileHandle } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+
 import * as posixpath from "../py/posixpath.js";
 import { fsPath } from "../py/codecs.js";
 
@@ -37,7 +37,7 @@ export function isUploadTemp(name: string): boolean {
 
 /** A new temporary name for this process. */
 function tempName(): string {
-  return `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString("hex")}.part`;
+  return `${TEMP_PREFIX}${process.pid}-${process.getBuiltinModule("node:crypto").randomBytes(8).toString("hex")}.part`;
 }
 
 /** The target exists (and was not to be replaced), or cannot be replaced (a directory). */

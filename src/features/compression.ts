@@ -8,10 +8,11 @@
  * sends `Content-Encoding`. See docs/FEATURES.md.
  */
 import { resolvesOutside } from "./symlinks.js";
-import { constants as zlib, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from "node:zlib";
+import type { BrotliCompress, Gzip } from "node:zlib";
 import type { Stats } from "node:fs";
-import { FileIO, type FileLike } from "../py/io.js";
-import { fsencode } from "../py/codecs.js";
+import type { FileLike } from "../py/io.js";
+import { StatValidatedCache, type FileIdentity } from "../server/file_cache.js";
+import { statOrNull } from "../server/listdir.js";
 
 /** The codings served, in order of preference when the client weighs them equally. */
 export type Coding = "br" | "gzip";
@@ -96,7 +97,11 @@ export function parseAcceptEncoding(value: string): Map<string, number> {
  */
 export function chooseCoding(acceptEncoding: readonly string[] | undefined, available: readonly Coding[] = CODINGS): Coding | null {
   if (acceptEncoding === undefined || available.length === 0) return null;
-  const weights = parseAcceptEncoding(acceptEncoding.join(","));
+  return chooseFromWeights(parseAcceptEncoding(acceptEncoding.join(",")), available);
+}
+
+/** `chooseCoding` for weights already parsed (`parseAcceptEncoding`). */
+function chooseFromWeights(weights: Map<string, number>, available: readonly Coding[]): Coding | null {
   const star = weights.get("*") ?? 0;
   let best: Coding | null = null;
   let bestWeight = 0;
@@ -117,41 +122,74 @@ export function precompressedPath(path: string, coding: Coding): string {
   return path + PRECOMPRESSED_SUFFIX[coding];
 }
 
-/** A precompressed file opened for serving. */
+/** A precompressed file found beside the requested one. */
 export interface Precompressed {
-  file: FileIO;
+  path: string;
   stats: Stats;
   coding: Coding;
 }
 
 /**
- * Opens the precompressed file to serve for `path`, or returns null: the preferred coding (by
- * `chooseCoding`) among those whose `path.br` / `path.gz` is a regular file.
- * `found` lists the codings present, whether or not the client accepts them (they make the
- * response vary with `Accept-Encoding`). With `confinedTo` (a directory), siblings whose real
- * path lies outside it are ignored.
+ * The precompressed files beside `path` (`path.br`, `path.gz`: a regular file each, found by a
+ * stat, not opened) that decide the response: `chosen`, the one to send for the request's
+ * `Accept-Encoding` (`chooseCoding`), or null; `any`, whether there is one at all (the response
+ * then varies with `Accept-Encoding`, accepted or not). The siblings are looked for in the order
+ * the client prefers their codings, and the first one present settles both: it is the best the
+ * client accepts, or, if the client does not accept it, none of the rest would be chosen either.
+ * So a request usually costs one stat. With `confinedTo` (a directory), siblings whose real path
+ * lies outside it are ignored; `skip` are codings to ignore (their file could not be opened).
  */
-export async function openPrecompressed(
+export function findPrecompressed(
   path: string,
   acceptEncoding: readonly string[] | undefined,
   confinedTo: string | null = null,
-): Promise<{ found: Coding[]; chosen: Precompressed | null }> {
-  const found: Coding[] = [];
-  const opened = new Map<Coding, Precompressed>();
-  for (const coding of CODINGS) {
-    const sibling = precompressedPath(path, coding);
-    // With follow_symlinks off, a sibling that links out of the directory is as if absent.
-    if (confinedTo !== null && (await resolvesOutside(sibling, confinedTo))) continue;
-    const regular = await FileIO.openRegular(fsencode(sibling));
-    if (regular) {
-      found.push(coding);
-      opened.set(coding, { ...regular, coding });
-    }
-  }
-  const coding = chooseCoding(acceptEncoding, found);
-  for (const [other, { file }] of opened) if (other !== coding) await file.close();
-  return { found, chosen: coding === null ? null : opened.get(coding)! };
+  skip: ReadonlySet<Coding> = NONE,
+): FoundPrecompressed | Promise<FoundPrecompressed> {
+  const weights = acceptEncoding === undefined ? null : parseAcceptEncoding(acceptEncoding.join(","));
+  return nextSibling(path, weights, preferenceOrder(weights), 0, confinedTo, skip);
 }
+
+/** What `findPrecompressed` found. */
+export interface FoundPrecompressed {
+  chosen: Precompressed | null;
+  any: boolean;
+}
+
+const NONE: ReadonlySet<Coding> = new Set();
+
+/** The search from `order[i]` on: synchronous but for the real-path checks of `confinedTo`. */
+function nextSibling(
+  path: string,
+  weights: Map<string, number> | null,
+  order: readonly Coding[],
+  i: number,
+  confinedTo: string | null,
+  skip: ReadonlySet<Coding>,
+): FoundPrecompressed | Promise<FoundPrecompressed> {
+  for (; i < order.length; i++) {
+    const coding = order[i]!;
+    if (skip.has(coding)) continue;
+    const sibling = precompressedPath(path, coding);
+    const stats = statOrNull(sibling);
+    if (!stats?.isFile()) continue;
+    const found = () => ({ chosen: weights && chooseFromWeights(weights, [coding]) === coding ? { path: sibling, stats, coding } : null, any: true });
+    if (confinedTo === null) return found();
+    // With follow_symlinks off, a sibling that links out of the directory is as if absent.
+    const next = i + 1;
+    return resolvesOutside(sibling, confinedTo).then((outside) => (outside ? nextSibling(path, weights, order, next, confinedTo, skip) : found()));
+  }
+  return { chosen: null, any: false };
+}
+
+/** `CODINGS` by the client's weights, heaviest first (ours on a tie); the order does not change the choice, only how soon it is made. */
+function preferenceOrder(weights: Map<string, number> | null): readonly Coding[] {
+  if (weights === null) return CODINGS;
+  const star = weights.get("*") ?? 0;
+  const weight = (coding: Coding) => weights.get(coding) ?? star;
+  return weight("gzip") > weight("br") ? GZIP_FIRST : CODINGS;
+}
+
+const GZIP_FIRST: readonly Coding[] = ["gzip", "br"];
 
 const EMPTY = Buffer.alloc(0);
 
@@ -164,6 +202,8 @@ const BROTLI_QUALITY = 5;
 const BROTLI_WINDOW_BITS = 19;
 
 function createCompressor(coding: Coding, size: number): BrotliCompress | Gzip {
+  // node:zlib is loaded by the first response compressed, not by every server.
+  const { constants: zlib, createBrotliCompress, createGzip } = process.getBuiltinModule("node:zlib");
   if (coding === "gzip") return createGzip();
   return createBrotliCompress({
     params: {
@@ -237,18 +277,74 @@ export function compressionLoad(reset = false): { inUse: number; peak: number; s
 }
 
 /**
+ * The output of a file's compression, kept whole: the bytes, and where each step's output ended
+ * (a replay gives the same pieces, so the same chunks on the wire, as the compression did).
+ */
+interface CompressedResult {
+  data: Buffer;
+  ends: number[];
+}
+
+/**
+ * What was compressed, by file and coding, validated by each request's stat like the small-file
+ * cache (server/file_cache.ts): a file that has not changed is not compressed again. At most
+ * `COMPRESSED_CACHE_BYTES` in all for the process, the least recently served dropped first; a
+ * result larger than `COMPRESSED_ENTRY_BYTES` is not kept (it is compressed for each request).
+ * Off with `compress_cache = false`.
+ */
+export const COMPRESSED_CACHE_BYTES = 16 * 1024 * 1024;
+export const COMPRESSED_ENTRY_BYTES = 2 * 1024 * 1024;
+const compressedResults = new StatValidatedCache<CompressedResult>(COMPRESSED_CACHE_BYTES);
+
+function resultKey(path: string, coding: Coding): string {
+  return `${coding}:${path}`;
+}
+
+/** The cache's use, for tests and benchmarks: bytes and results held. */
+export function compressedCacheUse(): { bytes: number; results: number } {
+  return { bytes: compressedResults.size, results: compressedResults.count };
+}
+
+/**
+ * The compressed body of the file at `path` (described by `stats`) if the cache holds it: its
+ * bytes as they were made, in the same pieces.
+ */
+export function cachedCompression(path: string, coding: Coding, stats: FileIdentity): FileLike | null {
+  const result = compressedResults.get(resultKey(path, coding), stats);
+  return result && new ReplayedBody(result);
+}
+
+/** Where a `CompressedBody` keeps its output, once whole, for later requests. */
+export interface CompressionRecord {
+  path: string;
+  stats: FileIdentity;
+}
+
+/**
  * A file compressed as it is read: each `read()` reads the next 64 KiB of the file and, holding
  * one of `COMPRESSION_SLOTS`, passes it through a node:zlib stream, returning what came out
  * (empty steps are skipped). Memory stays at one input and one output chunk; nothing is read or
  * compressed before the first `read()` (a HEAD never starts it), and nothing runs between reads,
- * so a client that stops reading holds no slot. Closing it closes the file.
+ * so a client that stops reading holds no slot. Closing it closes the file. With a `record`, the
+ * output of a compression that reaches the end is also kept in the cache (`cachedCompression`),
+ * unless it grows past `COMPRESSED_ENTRY_BYTES`.
  */
 export class CompressedBody implements FileLike {
   private compressor: BrotliCompress | Gzip | null = null;
   private pending: Buffer = EMPTY;
   private ended = false;
+  /** Each step's output so far, while it is to be kept (null once too large, or without a record). */
+  private pieces: Buffer[] | null;
+  private recorded = 0;
 
-  constructor(private readonly file: FileIO, readonly coding: Coding, private readonly size: number) {}
+  constructor(
+    private readonly file: FileLike,
+    readonly coding: Coding,
+    private readonly size: number,
+    private readonly record: CompressionRecord | null = null,
+  ) {
+    this.pieces = record ? [] : null;
+  }
 
   async read(n = -1): Promise<Buffer> {
     // An empty read means the end, so an empty step must not be passed on.
@@ -271,7 +367,31 @@ export class CompressedBody implements FileLike {
     } finally {
       compressionSlots.release();
     }
-    if (input.length === 0) this.ended = true;
+    this.keep(this.pending);
+    if (input.length === 0) {
+      this.ended = true;
+      this.store();
+    }
+  }
+
+  /** Adds a step's output to the record, or gives the record up once it is too large to keep. */
+  private keep(output: Buffer): void {
+    if (this.pieces === null || output.length === 0) return;
+    this.recorded += output.length;
+    if (this.recorded > COMPRESSED_ENTRY_BYTES) this.pieces = null;
+    else this.pieces.push(output);
+  }
+
+  /** At the end of the file: the whole output, copied into one buffer of its own, into the cache. */
+  private store(): void {
+    if (this.pieces === null || this.record === null) return;
+    const ends: number[] = [];
+    let end = 0;
+    for (const piece of this.pieces) ends.push((end += piece.length));
+    // One exact buffer: zlib's pieces are views of larger buffers the cache must not hold.
+    const data = Buffer.concat(this.pieces, end);
+    compressedResults.set(resultKey(this.record.path, this.coding), this.record.stats, { data, ends }, data.length);
+    this.pieces = null;
   }
 
   /** Feeds `input` to the compressor (null: ends it) and resolves with everything it gave back. */
@@ -296,8 +416,34 @@ export class CompressedBody implements FileLike {
     this.compressor?.destroy();
     this.pending = EMPTY;
     this.ended = true;
+    this.pieces = null;
     await this.file.close();
   }
+}
+
+/**
+ * A cached compression result read back as `CompressedBody` read it out: each `read(n)` gives
+ * the rest of the current step's output, at most `n` bytes, so the chunks on the wire are the
+ * same as the first time.
+ */
+class ReplayedBody implements FileLike {
+  private piece = 0;
+  private offset = 0;
+
+  constructor(private readonly result: CompressedResult) {}
+
+  async read(n = -1): Promise<Buffer> {
+    const { data, ends } = this.result;
+    if (this.piece >= ends.length) return EMPTY;
+    const end = ends[this.piece]!;
+    const count = n < 0 ? end - this.offset : Math.min(n, end - this.offset);
+    const chunk = data.subarray(this.offset, this.offset + count);
+    this.offset += count;
+    if (this.offset === end) this.piece++;
+    return chunk;
+  }
+
+  close(): void {}
 }
 
 const CHUNK_END = Buffer.from("0\r\n\r\n", "latin1");

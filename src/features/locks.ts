@@ -12,7 +12,6 @@
  * Resources are named by their file-system path under the served directory (no trailing slash),
  * so two servers of one process serving different folders never see each other's locks.
  */
-import { randomUUID } from "node:crypto";
 import { lstatSync } from "node:fs";
 import type { HTTPMessage } from "../http/message.js";
 import { fsPath } from "../py/codecs.js";
@@ -119,7 +118,7 @@ export class LockTable {
       if (fields.scope === "exclusive" || held.scope === "exclusive") throw new LockConflictError(held);
     }
     if (this.locks.size >= this.maxLocks) throw new TooManyLocksError(`${this.maxLocks} locks are held already`);
-    const lock: Lock = { ...fields, token: `urn:uuid:${randomUUID()}`, expires: now + fields.seconds * 1000 };
+    const lock: Lock = { ...fields, token: `urn:uuid:${process.getBuiltinModule("node:crypto").randomUUID()}`, expires: now + fields.seconds * 1000 };
     this.locks.set(lock.token, lock);
     return lock;
   }

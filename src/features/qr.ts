@@ -12,13 +12,16 @@
  */
 import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
 import { isIP } from "node:net";
-import qrcode from "qrcode-generator";
+import { createRequire } from "node:module";
+import type qrcodeGenerator from "qrcode-generator";
 
 /** The margin around the code, in modules, as ISO/IEC 18004 asks. */
 export const QUIET_ZONE = 4;
 
 /** The code's modules, row by row: true for a dark module. */
 export function qrMatrix(text: string): boolean[][] {
+  // Loaded by the first code drawn (`--qr`), not by every server.
+  const qrcode = createRequire(import.meta.url)("qrcode-generator") as typeof qrcodeGenerator;
   const code = qrcode(0, "M");
   // qrcode-generator's byte mode takes one byte per character: give it the UTF-8 bytes.
   code.addData(Buffer.from(text, "utf8").toString("latin1"), "Byte");

@@ -5,7 +5,7 @@
  * Turned on by the request itself (`Range` on a GET of a file); no flag or attribute. Not Python:
  * `http.server` ignores `Range`. See docs/FEATURES.md for the rules chosen.
  */
-import { randomBytes } from "node:crypto";
+
 import type { FileIO, FileLike } from "../py/io.js";
 
 /** A satisfiable range of a file: the first and last byte offsets, both included. */
@@ -138,7 +138,7 @@ export interface MultipartLayout {
 
 /** A boundary that cannot be guessed, so a file cannot contain it by design. */
 export function makeBoundary(): string {
-  return randomBytes(16).toString("hex");
+  return process.getBuiltinModule("node:crypto").randomBytes(16).toString("hex");
 }
 
 /**
@@ -184,7 +184,8 @@ export class SegmentedBody implements FileLike {
   private index = 0;
   private offset = 0; // within the current segment
 
-  constructor(private readonly file: FileIO, private readonly segments: readonly Segment[]) {}
+  /** `file`: the open file, or its content in memory (a small file). */
+  constructor(private readonly file: FileIO | Buffer, private readonly segments: readonly Segment[]) {}
 
   async read(n = -1): Promise<Buffer> {
     for (;;) {
@@ -209,12 +210,13 @@ export class SegmentedBody implements FileLike {
   }
 
   private async readFile(position: number, count: number): Promise<Buffer> {
+    if (Buffer.isBuffer(this.file)) return this.file.subarray(position, position + count);
     const buffer = Buffer.allocUnsafe(count);
     const { bytesRead } = await this.file.handle.read(buffer, 0, count, position);
     return bytesRead === count ? buffer : buffer.subarray(0, bytesRead);
   }
 
-  close(): Promise<void> {
-    return this.file.close();
+  close(): Promise<void> | void {
+    if (!Buffer.isBuffer(this.file)) return this.file.close();
   }
 }

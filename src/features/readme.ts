@@ -11,7 +11,8 @@
  * server besides: even HTML that got through could run no script. A README larger than
  * `README_MAX_BYTES`, or a link leading out under `follow_symlinks = false`, is not shown.
  */
-import MarkdownIt from "markdown-it";
+import { createRequire } from "node:module";
+import type MarkdownIt from "markdown-it";
 import { FileIO } from "../py/io.js";
 import { fsPath } from "../py/codecs.js";
 import { htmlEscape } from "../py/text.js";
@@ -38,12 +39,19 @@ export function isSafeUrl(url: string): boolean {
   return scheme === null || SAFE_SCHEMES.has(scheme[1]!.toLowerCase());
 }
 
-const markdown = new MarkdownIt({ html: false, linkify: true, typographer: false });
-markdown.validateLink = isSafeUrl;
+/** markdown-it, made by the first README rendered (a server that shows none never loads it). */
+let markdown: InstanceType<typeof MarkdownIt> | null = null;
+function markdownRenderer(): InstanceType<typeof MarkdownIt> {
+  if (markdown) return markdown;
+  const MarkdownItClass = createRequire(import.meta.url)("markdown-it") as typeof MarkdownIt;
+  markdown = new MarkdownItClass({ html: false, linkify: true, typographer: false });
+  markdown.validateLink = isSafeUrl;
+  return markdown;
+}
 
 /** Renders Markdown to HTML: raw HTML escaped, unsafe links left as text. */
 export function renderMarkdown(text: string): string {
-  return markdown.render(text);
+  return markdownRenderer().render(text);
 }
 
 /** The README of a listing, rendered: its name and its HTML. */

@@ -18,7 +18,14 @@
  * escaped, and characters XML 1.0 cannot hold at all (most C0 controls, lone surrogates) become
  * U+FFFD: a file name holding one still gives a well-formed document.
  */
-import { SaxesParser, type SaxesTagNS } from "saxes";
+import { createRequire } from "node:module";
+import type { SaxesParser as Saxes, SaxesTagNS } from "saxes";
+
+/** saxes, loaded by the first XML body parsed (`--webdav`), not by every server. */
+let SaxesParser: typeof Saxes | null = null;
+function saxesParser(): typeof Saxes {
+  return (SaxesParser ??= (createRequire(import.meta.url)("saxes") as typeof import("saxes")).SaxesParser);
+}
 
 /** The largest XML request body read, in bytes. */
 export const XML_BODY_LIMIT = 1024 * 1024;
@@ -67,7 +74,7 @@ export function parseXml(body: Buffer): XmlElement | null {
     throw new XmlError("the XML body is not UTF-8");
   }
   if (text.trim() === "") return null;
-  const parser = new SaxesParser({ xmlns: true, position: false });
+  const parser = new (saxesParser())({ xmlns: true, position: false });
   const stack: XmlElement[] = [];
   let root: XmlElement | null = null;
   let elements = 0;

@@ -4,8 +4,18 @@
  * the rows where mime-db and Python 3.14's built-in table disagree settled one by one.
  * docs/MIME.md lists every such row and why.
  */
-import mime from "mime-types";
+import { createRequire } from "node:module";
 import { splitext } from "../py/posixpath.js";
+
+/**
+ * mime-db's table of extensions (`mime-types`' `types`), loaded by the first lookup that needs it:
+ * reading and indexing its 2,500 entries is the largest allocation of a server's start, and grew
+ * the heap that a server idle after `listen` keeps (about 4 MB of RSS).
+ */
+let mimeTypes: Record<string, string> | null = null;
+function mimeTable(): Record<string, string> {
+  return (mimeTypes ??= (createRequire(import.meta.url)("mime-types") as typeof import("mime-types")).types);
+}
 
 /**
  * `mimetypes.suffix_map`: suffixes that stand for two (`.tgz` is `.tar.gz`). Matched
@@ -130,7 +140,8 @@ export function typeForExtension(ext: string): string | null {
   if (Object.hasOwn(PYTHON_314, ext)) return PYTHON_314[ext]!;
   if (ext.length < 2) return null;
   const name = ext.slice(1);
-  return Object.hasOwn(mime.types, name) ? mime.types[name]! : null;
+  const types = mimeTable();
+  return Object.hasOwn(types, name) ? types[name]! : null;
 }
 
 /**

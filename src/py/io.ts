@@ -3,7 +3,7 @@
  * `SimpleHTTPRequestHandler` needs (`read`, `close`), over a file descriptor or bytes in memory.
  */
 import { open, type FileHandle } from "node:fs/promises";
-import { constants, type Stats } from "node:fs";
+import { constants, readSync, type Stats } from "node:fs";
 
 /**
  * `open()` flags for a file about to be served: read-only and non-blocking. Opening a FIFO for
@@ -25,6 +25,8 @@ export interface FileLike {
    * how many (0 at the end). With it, `copyfile()` reads into buffers it reuses.
    */
   readinto?(b: Uint8Array): Promise<number>;
+  /** Optional: `readinto` without the thread pool, blocking (for data the page cache holds). */
+  readintoSync?(b: Uint8Array): number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -74,6 +76,17 @@ export class FileIO implements FileLike {
     if (b.length === 0) return 0;
     const { bytesRead } = await this.handle.read(b, 0, b.length, null);
     return bytesRead;
+  }
+
+  /**
+   * `readinto(b)` done here and now (`readSync` on the descriptor, at the same position): no trip
+   * through libuv's thread pool, which costs two context switches per chunk, but the event loop
+   * waits for the disk if the data is not in memory (see copy_chunks.ts for when it is used).
+   */
+  readintoSync(b: Uint8Array): number {
+    if (this.closed) throw new Error("ValueError: read of closed file");
+    if (b.length === 0) return 0;
+    return readSync(this.handle.fd, b, 0, b.length, null);
   }
 
   async read(n = -1): Promise<Buffer> {

@@ -228,13 +228,13 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   override setup(): void {
     super.setup();
     const sweeper = this.server?._sweeper;
-    const timeouts = [this.header_timeout, this.keepalive_timeout, this.write_timeout, this.body_timeout].filter((t) => t !== null);
-    if (this.timeout === null && sweeper && timeouts.length > 0) {
-      sweeper.watch(this, Math.min(...timeouts) * 1000);
+    const shortest = shortestTimeout(this.header_timeout, this.keepalive_timeout, this.write_timeout, this.body_timeout);
+    if (this.timeout === null && sweeper && shortest !== null) {
+      sweeper.watch(this, shortest * 1000);
       this.watched = true;
     }
     const now = Date.now();
-    this.arm(Phase.Headers, this.server?._queuedAt?.get(this.request) ?? now);
+    this.arm(Phase.Headers, this.server?._queuedAt?.(this.request) ?? now);
     if (this.deadline !== 0 && this.deadline <= now) this.lastChance();
   }
 
@@ -653,12 +653,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
 
     let body: Buffer | null = null;
     if (code >= 200 && !BODILESS.has(code)) {
-      const content = percentFormat(this.error_message_format, {
-        code,
-        message: htmlEscape(message, false),
-        explain: htmlEscape(explain, false),
-      });
-      body = Buffer.from(content, "utf8");
+      body = errorPage(this.error_message_format, code, message, explain);
       this.send_header("Content-Type", this.error_content_type);
       this.send_header("Content-Length", String(body.length));
     }
@@ -786,6 +781,37 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Error pages already made, by format, then by code, message and explanation: most errors are the
+ * same few (`404 File not found`), and each page is a pure function of those four. A message or
+ * explanation longer than `ERROR_PAGE_KEY_LIMIT` (a request line echoed back) is formatted each
+ * time; each table is emptied when full, so memory stays bounded whatever clients send.
+ */
+const errorPages = new Map<string, Map<string, Buffer>>();
+const ERROR_PAGE_FORMATS = 16;
+const ERROR_PAGES_PER_FORMAT = 256;
+const ERROR_PAGE_KEY_LIMIT = 512;
+
+/** The bytes of `format` filled in for one error (Python's `%(code)d`, `%(message)s`, `%(explain)s`). */
+function errorPage(format: string, code: number, message: string, explain: string): Buffer {
+  const make = () => Buffer.from(percentFormat(format, { code, message: htmlEscape(message, false), explain: htmlEscape(explain, false) }), "utf8");
+  if (message.length + explain.length > ERROR_PAGE_KEY_LIMIT) return make();
+  let pages = errorPages.get(format);
+  if (!pages) {
+    if (errorPages.size >= ERROR_PAGE_FORMATS) errorPages.clear();
+    errorPages.set(format, (pages = new Map()));
+  }
+  // The message's length first: no two (message, explanation) pairs make the same key.
+  const key = `${code} ${message.length} ${message}${explain}`;
+  let page = pages.get(key);
+  if (page === undefined) {
+    page = make();
+    if (pages.size >= ERROR_PAGES_PER_FORMAT) pages.clear();
+    pages.set(key, page);
+  }
+  return page;
+}
+
 /** A write's result as a Promise: a Python-style `wfile.write()` returns a count, not a Promise. */
 function written(result: unknown): Promise<void> {
   return result instanceof Promise ? result : WRITTEN;
@@ -816,6 +842,13 @@ function methodName(command: string): string {
 function detached(line: Buffer): Buffer {
   const size = line.buffer.byteLength;
   return size > 8192 && line.length * 2 < size ? Buffer.from(line) : line;
+}
+
+/** The smallest of the timeouts that are set, or null when none is. */
+function shortestTimeout(...timeouts: (number | null)[]): number | null {
+  let shortest: number | null = null;
+  for (const t of timeouts) if (t !== null && (shortest === null || t < shortest)) shortest = t;
+  return shortest;
 }
 
 /** The line logged when a request line and headers did not arrive within `timeout` seconds. */

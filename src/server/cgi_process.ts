@@ -2,7 +2,7 @@
  * The process side of CGI: starting a script, its `cgi_timeout` deadline, ending it (SIGTERM to its
  * process group, then SIGKILL), and killing scripts still running when the server process exits.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
 import type { Writable } from "node:stream";
 
 /** After SIGTERM, how long a timed-out script has before SIGKILL. */
@@ -12,7 +12,8 @@ const ABANDON_MS = 2000;
 
 /** Starts the script; rejects if it could not be (sync or async spawn errors alike). */
 export async function spawnScript(command: string, args: string[], options: SpawnOptions): Promise<ChildProcess> {
-  const child = spawn(command, args, options);
+  // node:child_process is loaded by the first script (`getBuiltinModule`): a server without CGI never pays for it.
+  const child = process.getBuiltinModule("node:child_process").spawn(command, args, options);
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
     child.once("error", reject);

@@ -93,18 +93,51 @@ function borrowLargeChunk(size: number): number {
 }
 
 /**
+ * A chunk read synchronously that took longer than this (ms) was not in the page cache: the rest
+ * of that copy reads through the thread pool, so a slow disk holds one thread, not the event loop.
+ * The first chunk of every copy is read through the pool, and the copy goes on synchronously only
+ * if that read came back within this time.
+ */
+const SLOW_READ_MS = 1;
+
+/** How a copy reads its chunks: synchronously while reads are fast (see `SLOW_READ_MS`). */
+interface ReadMode {
+  sync: boolean;
+  /** A synchronous read was slow: this copy stays on the pool. */
+  slow: boolean;
+}
+
+type ReadableFile = Required<Pick<FileLike, "readinto">> & Pick<FileLike, "readintoSync">;
+
+/** Reads the next chunk into `buffer`, synchronously while that stays fast; updates `mode`. */
+function readChunk(source: ReadableFile, buffer: Buffer, mode: ReadMode): number | Promise<number> {
+  const started = performance.now();
+  if (mode.sync && source.readintoSync) {
+    const n = source.readintoSync(buffer);
+    if (performance.now() - started > SLOW_READ_MS) mode.sync = !(mode.slow = true);
+    return n;
+  }
+  return source.readinto(buffer).then((n) => {
+    mode.sync = !mode.slow && source.readintoSync !== undefined && performance.now() - started <= SLOW_READ_MS;
+    return n;
+  });
+}
+
+/**
  * One chunk of a file on disk, read into a pooled buffer that goes back to the pool once the
  * socket has handed all of it to the kernel (never while the socket may still read it). False
  * at the end of the file.
  */
-async function copyChunk(source: Required<Pick<FileLike, "readinto">>, outputfile: Writable, size: number): Promise<boolean> {
+async function copyChunk(source: ReadableFile, outputfile: Writable, size: number, mode: ReadMode): Promise<boolean> {
   const buffer = takeChunk(size);
-  const n = await source.readinto(buffer);
+  const read = readChunk(source, buffer, mode);
+  const n = typeof read === "number" ? read : await read;
   if (n === 0) {
     giveBackChunk(buffer);
     return false;
   }
-  await outputfile.write(n === size ? buffer : buffer.subarray(0, n));
+  const written = outputfile.write(n === size ? buffer : buffer.subarray(0, n));
+  if (written) await written;
   if (outputfile.writableLength === 0) giveBackChunk(buffer);
   return true;
 }
@@ -133,11 +166,12 @@ function nextChunkSize(size: number, outputfile: Writable): number {
  */
 export async function copyInChunks(source: FileLike, outputfile: Writable): Promise<void> {
   let size = COPY_BUFSIZE;
+  const mode: ReadMode = { sync: false, slow: false };
   for (;;) {
     const large = borrowLargeChunk(size);
     const want = large || COPY_BUFSIZE;
     try {
-      const more = source.readinto ? await copyChunk(source as Required<FileLike>, outputfile, want) : await readAndWrite(source, outputfile, want);
+      const more = source.readinto ? await copyChunk(source as ReadableFile, outputfile, want, mode) : await readAndWrite(source, outputfile, want);
       if (!more) return;
     } finally {
       largeChunkBytes -= large;

@@ -10,7 +10,14 @@
  * Every limit has a default, and passing one is an error the handler need not catch: a
  * `RequestBodyError` that answers 413 (too large, too many), 400 (malformed) or 415 (not a form).
  */
-import busboy from "busboy";
+import { createRequire } from "node:module";
+import type busboy from "busboy";
+
+/** busboy, loaded by the first form parsed (a server that never reads one never loads it). */
+let loadedBusboy: typeof busboy | null = null;
+function busboyParser(): typeof busboy {
+  return (loadedBusboy ??= createRequire(import.meta.url)("busboy") as typeof busboy);
+}
 import type { Readable } from "node:stream";
 import type { HTTPMessage } from "../http/message.js";
 import { RequestBodyError } from "./request_body.js";
@@ -152,7 +159,7 @@ function createParser(headers: HTTPMessage, limits: typeof DEFAULT_LIMITS): busb
   if (!type) throw new RequestBodyError(415, "No Content-Type: expected multipart/form-data or application/x-www-form-urlencoded");
   try {
     // Browsers send file names as raw UTF-8 in `filename=`; Latin-1 (busboy's default) would garble them.
-    return busboy({ headers: { "content-type": type }, limits, defParamCharset: "utf8" });
+    return busboyParser()({ headers: { "content-type": type }, limits, defParamCharset: "utf8" });
   } catch (error) {
     const message = (error as Error).message;
     if (/boundary/i.test(message)) throw new RequestBodyError(400, `Malformed form body (${message})`, { cause: error });

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
-import { TLSSocket, createSecureContext, type SecureContext } from "node:tls";
+import type { SecureContext, TLSSocket } from "node:tls";
 import { HTTPServer } from "./http_server.js";
 import { ThreadingMixIn, type RequestHandlerClass } from "../socketserver/servers.js";
 import type { Address } from "../socketserver/address.js";
@@ -27,13 +27,18 @@ export interface HTTPSOptions {
   alpn_protocols?: string[] | null;
 }
 
+/** node:tls (with OpenSSL's state, 3 MB), loaded by the first HTTPS server rather than by every import. */
+function tls(): typeof import("node:tls") {
+  return process.getBuiltinModule("node:tls");
+}
+
 /** Loads a certificate chain and key as Python's `SSLContext.load_cert_chain` does (TLS ≥ 1.2). */
 export function createTLSContext({ certfile, keyfile, password }: HTTPSOptions): SecureContext {
   if (!certfile) throw new TypeError("HTTPSServer needs a certfile");
   const cert = readFileSync(certfile);
   const key = keyfile ? readFileSync(keyfile) : cert;
   const secret = typeof password === "function" ? password() : password;
-  return createSecureContext({
+  return tls().createSecureContext({
     cert,
     key,
     ...(secret != null ? { passphrase: secret.toString() } : {}),
@@ -125,7 +130,7 @@ export class HTTPSServer extends HTTPServer {
       raw.destroy();
       return;
     }
-    const socket = new TLSSocket(raw, {
+    const socket = new (tls().TLSSocket)(raw, {
       isServer: true,
       secureContext: this.context,
       ALPNProtocols: this.alpn_protocols,

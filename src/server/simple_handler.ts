@@ -49,7 +49,7 @@ import { checkHeaderList, type HeaderField } from "../features/headers.js";
 import { ALLOW_ORIGIN, isPreflight, preflightHeaders } from "../features/cors.js";
 import { spaFallback } from "../features/spa.js";
 import { resolvesOutside } from "../features/symlinks.js";
-import { SmallFileCache } from "./file_cache.js";
+import { smallFiles } from "./file_cache.js";
 import { WRITTEN } from "../socketserver/writer.js";
 import { checkCharset, withCharset } from "../features/charset.js";
 import { isHiddenPath, withoutDotfiles } from "../features/dotfiles.js";
@@ -111,9 +111,6 @@ const LEADING_SLASHES = /^\/+/;
 function fspath(directory: string | URL): string {
   return directory instanceof URL ? fileURLToPath(directory) : directory;
 }
-
-/** Small files served from memory, each checked against the request's own stat. */
-const smallFiles = new SmallFileCache();
 
 /** A file `send_head` has opened: its fstat, and its content as a `FileLike` once wanted. */
 interface OpenedFile {
@@ -228,6 +225,13 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   static compress = false;
   /**
+   * With `compress`, keep what was compressed (per file, coding and content: validated by each
+   * request's stat, like the small-file cache) so an unchanged file is not compressed again for
+   * every request; bounded in memory for the whole process (features/compression.ts).
+   * @default true
+   */
+  static compress_cache = true;
+  /**
    * Serve `x.br` or `x.gz`, when it sits beside `x` and the client accepts it, for a request of `x`.
    * @default false
    */
@@ -327,6 +331,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   extra_headers: readonly HeaderField[] = checkHeaderList((this.constructor as SimpleHandlerClass).extra_headers);
   cache_control: string | null = (this.constructor as SimpleHandlerClass).cache_control;
   compress: boolean = (this.constructor as SimpleHandlerClass).compress;
+  compress_cache: boolean = (this.constructor as SimpleHandlerClass).compress_cache;
   precompressed: boolean = (this.constructor as SimpleHandlerClass).precompressed;
   spa: string | null = (this.constructor as SimpleHandlerClass).spa;
   follow_symlinks: boolean = (this.constructor as SimpleHandlerClass).follow_symlinks;
@@ -511,8 +516,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     const refusedFile = this.refuse_path(path, false);
     if (refusedFile !== false && (await refusedFile)) return null;
     // Ranges, the preconditions Python ignores, and the file options: see file_response.ts.
-    const features = needsFileFeatures(this);
-    const opened = this.openFile(path, stats, !features);
+    if (needsFileFeatures(this) && stats?.isFile()) return sendFileHead(this, path, ctype, stats);
+    const opened = this.openFile(path, stats);
     const f = opened instanceof Promise ? await opened : opened;
     if (f === null) {
       // Python's `open()` failed: missing, unreadable, a NUL in the name (where Python raises).
@@ -521,7 +526,6 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     }
     try {
       const fs = f.stats;
-      if (features && f instanceof DiskFile) return await sendFileHead(this, f.file(), path, ctype, fs);
       // Only a UTC (or zone-less) date is compared; any other offset is ignored, as in Python.
       if (notModifiedSince(this.headers, fs.mtimeMs)) {
         this.send_response(304);
@@ -548,11 +552,11 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    * for anything but a regular file — a FIFO, a socket or a device — which Python would open (and
    * wait on a FIFO's writer forever, or stream a device without end): those get 404 here.
    */
-  private openFile(path: string, stats: Stats | null, fromMemory: boolean): OpenedFile | null | Promise<OpenedFile | null> {
+  private openFile(path: string, stats: Stats | null): OpenedFile | null | Promise<OpenedFile | null> {
     if (stats === null || !stats.isFile()) return null;
-    if (fromMemory && stats.size <= smallFiles.maxFileSize) {
+    if (stats.size <= smallFiles.maxFileSize) {
       try {
-        const cached = smallFiles.get(path, stats) ?? smallFiles.read(path, fsPath(path));
+        const cached = smallFiles.lookup(path, stats, fsPath(path));
         if (cached) return new MemoryFile(cached.stats, cached.data);
       } catch {
         return null;

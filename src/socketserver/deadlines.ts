@@ -84,24 +84,53 @@ const LINGER_MS = 2000;
 const FLUSH_MS = 60_000;
 
 /**
- * A connection being closed: it reads and drops what the peer still sends (so unread bytes do not
- * turn the close into a reset), and is destroyed when its deadline passes — two seconds once our
- * side has sent everything, a minute while a client that does not read holds that up.
+ * Connections being closed: each reads and drops what the peer still sends (so unread bytes do
+ * not turn the close into a reset) until the peer closes too, or until its deadline: two seconds
+ * once our side has sent everything, a minute while a client that does not read holds that up.
+ * One entry (its deadline) per socket and one sweep for all of them: no listener or timer per
+ * connection. The server removes a socket when it closes (`delete`); a sweep drops any it finds
+ * destroyed.
  */
-export class Lingering implements Expiring {
-  private deadline: number;
+export class LingeringSockets implements Expiring {
+  private readonly deadlines = new Map<Socket, number>();
+  private watched = false;
 
-  constructor(
-    private readonly socket: Socket,
-    sweeper: DeadlineSweeper,
-  ) {
-    this.deadline = Date.now() + (socket.writableFinished ? LINGER_MS : FLUSH_MS);
-    if (!socket.writableFinished) socket.once("finish", () => (this.deadline = Date.now() + LINGER_MS));
-    socket.once("close", () => sweeper.unwatch(this));
-    sweeper.watch(this, LINGER_MS);
+  constructor(private readonly sweeper: DeadlineSweeper) {}
+
+  add(socket: Socket): void {
+    this.deadlines.set(socket, Date.now() + (socket.writableFinished ? LINGER_MS : FLUSH_MS));
+    if (!this.watched) {
+      this.watched = true;
+      this.sweeper.watch(this, LINGER_MS);
+    }
   }
 
+  delete(socket: Socket): void {
+    if (!this.deadlines.delete(socket) || this.deadlines.size > 0 || !this.watched) return;
+    this.watched = false;
+    this.sweeper.unwatch(this);
+  }
+
+  get size(): number {
+    return this.deadlines.size;
+  }
+
+  sockets(): IterableIterator<Socket> {
+    return this.deadlines.keys();
+  }
+
+  /**
+   * Destroys the sockets past their deadline. One still flushing gets its two seconds from the
+   * first sweep that finds everything sent (a quarter of them late at most).
+   */
   checkDeadline(now: number): void {
-    if (now >= this.deadline) this.socket.destroy();
+    for (const [socket, deadline] of this.deadlines) {
+      if (socket.destroyed || now >= deadline) {
+        socket.destroy();
+        this.delete(socket);
+      } else if (deadline - now > LINGER_MS && socket.writableFinished) {
+        this.deadlines.set(socket, now + LINGER_MS);
+      }
+    }
   }
 }

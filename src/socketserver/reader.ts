@@ -56,6 +56,8 @@ export class SocketReader {
     socket.on("data", this.onData);
     socket.on("end", this.onEnd);
     socket.on("close", this.onEnd);
+    // Before `close` (which comes a loop iteration later): a read waiting on a reset connection
+    // fails with the error, rather than ending as if the peer had finished.
     socket.on("error", this.onError);
     // Accepted sockets start paused (the accept queue must not read ahead); reading starts here.
     socket.resume();
@@ -82,6 +84,7 @@ export class SocketReader {
   }
 
   private readonly onData = (chunk: Buffer) => {
+    if (this.closed) return; // the handler is done: what the peer still sends is dropped
     if (chunk.length <= SMALL_CHUNK && this.chunks.length > 0) this.append(chunk);
     else this.chunks.push(chunk);
     this.buffered += chunk.length;
@@ -94,6 +97,7 @@ export class SocketReader {
     this.ended = true;
     this.notify();
   };
+
 
   private readonly onError = (error: Error) => {
     this.failure ??= error;
@@ -285,14 +289,14 @@ export class SocketReader {
     return true;
   }
 
-  /** Stops listening to the socket; unread bytes are dropped. */
+  /**
+   * Stops reading: unread bytes are dropped, and so is what arrives later. The listeners stay
+   * (a closed reader ignores them) and go with the socket: removing each costs more than the
+   * rest of a short connection's reading.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.off("data", this.onData);
-    this.socket.off("end", this.onEnd);
-    this.socket.off("close", this.onEnd);
-    this.socket.off("error", this.onError);
     this.chunks = [];
     this.buffered = 0;
     this.notify();

@@ -9,7 +9,7 @@ import { createServer, type ListenOptions, type Server, type Socket } from "node
 import { type Address, type AddressFamily, addressRepr, checkServerAddress, describeValue, familyOf, resolveBindHost, AF_INET6 } from "./address.js";
 import { bindError, resolveError } from "./errors.js";
 import type { BaseRequestHandler } from "./handlers.js";
-import { DeadlineSweeper, Lingering } from "./deadlines.js";
+import { DeadlineSweeper, LingeringSockets } from "./deadlines.js";
 import { writeLogLine } from "./log_writer.js";
 import { endAfterWrites, isEnding } from "./writer.js";
 import { AcceptGuard, connectionLimits, type ConnectionLimits } from "./admission.js";
@@ -34,6 +34,12 @@ const FORCED_CLOSE_WAIT_MS = 1000;
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 type ServerClass = typeof BaseServer;
+
+/**
+ * What `ThreadingMixIn.process_request()` returns: settled already (the connection goes on in its
+ * "thread"), and known to be, so the serving loop does not wait a turn for it.
+ */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * The serving loop, independent of the transport: `serve_forever`, `handle_request`, `shutdown`,
@@ -65,11 +71,12 @@ export abstract class BaseServer<A = Address> {
   /** Bytes held now by requests still arriving, as their handlers report them (`max_header_memory`). @internal */
   _headerBytes = 0;
   /**
-   * When each connection entered the accept queue (`Date.now()`): a handler's first deadline runs
-   * from there, so time spent waiting for a slot counts against `header_timeout`.
+   * The connection `_handle_request_noblock()` took last and when it entered the accept queue
+   * (`Date.now()`): its handler's first deadline runs from there (`queuedAt()`), so time spent
+   * waiting for a slot counts against `header_timeout`.
    * @internal
    */
-  readonly _queuedAt = new WeakMap<Socket, number>();
+  _taken: { socket: Socket | null; at: number } = { socket: null, at: 0 };
   /** Where the server listens: `[host, port]` for TCP and UDP, a path for Unix sockets. */
   server_address: A;
   RequestHandlerClass: RequestHandlerClass;
@@ -77,8 +84,8 @@ export abstract class BaseServer<A = Address> {
   /** Settles once the server is bound and listening; rejects with the bind error. */
   ready: Promise<void> = Promise.resolve();
 
-  /** @internal */
-  _pending: [Socket, Address][] = [];
+  /** Queued connections: the socket, its address, and when it was queued. @internal */
+  _pending: [Socket, Address, number][] = [];
   /** @internal */
   _handlers = new Set<BaseRequestHandler<any>>();
   /** @internal */
@@ -91,10 +98,10 @@ export abstract class BaseServer<A = Address> {
   _closed = false;
   /** Every accepted connection not yet closed: handled, waiting, in a TLS handshake, or closing. @internal */
   readonly _connections = new Set<Socket>();
-  /** Connections already answered and ended, reading until the peer closes (`close_request`). @internal */
-  readonly _lingering = new Set<Socket>();
   /** The deadlines of handlers, handshakes and closing connections, checked by one timer. @internal */
   readonly _sweeper = new DeadlineSweeper();
+  /** Connections already answered and ended, reading until the peer closes (`close_request`). @internal */
+  readonly _lingering = new LingeringSockets(this._sweeper);
   /** Called when the last connection and handler are gone (`graceful_close()` waits on it). @internal */
   _onIdle: (() => void) | null = null;
   /** Handlers that gave their slot back (`release_slot()`): not counted against the limits. @internal */
@@ -124,9 +131,14 @@ export abstract class BaseServer<A = Address> {
     try {
       await this.ready;
       while (!this._shutdownRequested) {
-        const gotRequest = await this._waitForRequest(poll_interval);
+        // Each step is awaited only when it returned a Promise: a connection handed to a
+        // "thread" (ThreadingMixIn) costs the loop no turn of its own.
+        const gotRequest = this._canHandle() || (await this._waitForRequest(poll_interval));
         if (this._shutdownRequested) break;
-        if (gotRequest) await this._handle_request_noblock();
+        if (gotRequest) {
+          const handled = this._handle_request_noblock();
+          if (handled) await handled;
+        }
         const actions = this.service_actions();
         if (actions) await actions;
       }
@@ -165,22 +177,52 @@ export abstract class BaseServer<A = Address> {
     return true;
   }
 
-  /** @internal */
-  async _handle_request_noblock(): Promise<void> {
+  /**
+   * Takes the next queued connection: `verify_request()`, then `process_request()` or
+   * `shutdown_request()`; `handle_error()` for an exception. Returns a Promise only when one of
+   * those did (a serial server's `process_request()` does, a threading one's does not).
+   * @internal
+   */
+  _handle_request_noblock(): void | Promise<void> {
     const next = this._pending.shift();
     if (!next) return;
-    const [request, client_address] = next;
+    const [request, client_address, queuedAt] = next;
     try {
       const verified = this.verify_request(request, client_address);
-      if (verified === true || (verified !== false && (await verified))) {
-        await this.process_request(request, client_address);
-      } else {
-        this.shutdown_request(request);
-      }
+      if (verified === true) return this.afterProcess(this.processTaken(request, client_address, queuedAt), request, client_address);
+      if (verified === false) return this.shutdown_request(request);
+      return verified.then(
+        (ok) => (ok ? this.afterProcess(this.processTaken(request, client_address, queuedAt), request, client_address) : this.shutdown_request(request)),
+        (error) => this.requestFailed(request, client_address, error),
+      );
     } catch (error) {
-      this.handle_error(request, client_address, error);
-      this.shutdown_request(request);
+      this.requestFailed(request, client_address, error);
     }
+  }
+
+  /**
+   * `process_request()`, telling the handler it constructs (synchronously, as every server here
+   * does) when its connection was queued (`_queuedAt()`).
+   */
+  private processTaken(request: Socket, client_address: Address, queuedAt: number): void | Promise<void> {
+    this._taken.socket = request;
+    this._taken.at = queuedAt;
+    try {
+      return this.process_request(request, client_address);
+    } finally {
+      this._taken.socket = null;
+    }
+  }
+
+  /** What `process_request()` returned, awaited (and its failure reported) only when it is pending. */
+  private afterProcess(processing: void | Promise<void>, request: Socket, client_address: Address): void | Promise<void> {
+    if (processing === undefined || processing === SETTLED) return;
+    return processing.then(undefined, (error) => this.requestFailed(request, client_address, error));
+  }
+
+  private requestFailed(request: Socket, client_address: Address, error: unknown): void {
+    this.handle_error(request, client_address, error);
+    this.shutdown_request(request);
   }
 
   /** Handles the connection to its end, then closes it. `ThreadingMixIn` runs this concurrently. */
@@ -210,7 +252,18 @@ export abstract class BaseServer<A = Address> {
 
   /** The connection limits in force (see `admission.ts`); `TCPServer` adds its queue size. @internal */
   _connectionLimits(): ConnectionLimits {
-    return connectionLimits(this.max_connections, 0);
+    return this._limitsFor(0);
+  }
+
+  private limits: ConnectionLimits & { max: number; queue: number } = { handled: 0, open: 0, max: NaN, queue: NaN };
+
+  /** `connectionLimits()`, made again only when `max_connections` or the queue size changed. @internal */
+  _limitsFor(queueSize: number): ConnectionLimits {
+    const limits = this.limits;
+    if (limits.max !== this.max_connections || limits.queue !== queueSize) {
+      this.limits = { ...connectionLimits(this.max_connections, queueSize), max: this.max_connections, queue: queueSize };
+    }
+    return this.limits;
   }
 
   /** True when a queued connection is there and a handling slot is free. @internal */
@@ -231,6 +284,14 @@ export abstract class BaseServer<A = Address> {
     if (this._canHandle()) this._wake(true);
   }
 
+  /**
+   * When `request` entered the accept queue, if it is the connection taken last (its handler is
+   * being made); else now. @internal
+   */
+  _queuedAt(request: Socket): number {
+    return this._taken.socket === request ? this._taken.at : Date.now();
+  }
+
   /** Ends the connection after what was written has been sent. */
   shutdown_request(request: Socket): void {
     if (!request.destroyed) endAfterWrites(request);
@@ -249,8 +310,6 @@ export abstract class BaseServer<A = Address> {
     if (this._closed) return closeWhenFlushed(request);
     request.resume();
     this._lingering.add(request);
-    request.once("close", () => this._lingering.delete(request));
-    new Lingering(request, this._sweeper);
   }
 
   /**
@@ -284,7 +343,7 @@ export abstract class BaseServer<A = Address> {
     const stopped = this.shutdown();
     const closed = this.server_close();
     // Answered connections need not wait for their peers to close: the process is leaving.
-    for (const socket of this._lingering) closeWhenFlushed(socket);
+    for (const socket of this._lingering.sockets()) closeWhenFlushed(socket);
     await this._idleBy(deadline);
     if (!this._isIdle()) {
       this._destroyConnections();
@@ -348,8 +407,7 @@ export abstract class BaseServer<A = Address> {
       request.destroy();
       return;
     }
-    this._queuedAt.set(request, Date.now());
-    this._pending.push([request, client_address]);
+    this._pending.push([request, client_address, Date.now()]);
     if (this._canHandle()) this._wake(true);
   }
 
@@ -480,7 +538,7 @@ export class TCPServer<A = Address> extends BaseServer<A> {
 
   /** @internal */
   override _connectionLimits(): ConnectionLimits {
-    return connectionLimits(this.max_connections, this.request_queue_size);
+    return this._limitsFor(this.request_queue_size);
   }
 
   /**
@@ -488,18 +546,27 @@ export class TCPServer<A = Address> extends BaseServer<A> {
    * is closed, holds all the connections it may, or has just run out of file descriptors.
    */
   private admit(socket: Socket): void {
+    // Errors are made harmless here, once for the connection's life (every reader of the socket
+    // learns of them from its close, or its `errored`).
     socket.on("error", ignore);
     if (this._closed || this._acceptGuard?.shedding() || this._connections.size - this._released.size >= this._connectionLimits().open) {
       this.refuse(socket);
       return;
     }
     this._connections.add(socket);
-    socket.once("close", () => {
-      this._connections.delete(socket);
-      this._checkIdle();
-    });
+    socket.on("close", this.onConnectionClose);
     this.accept(socket);
   }
+
+  /** A connection's end, whatever its state: one listener, shared by every connection. */
+  private readonly onConnectionClose = (() => {
+    const server = this;
+    return function (this: Socket) {
+      server._connections.delete(this);
+      server._lingering.delete(this);
+      server._checkIdle();
+    };
+  })();
 
   /** Closes a connection the server has no room for; logged once per ten seconds at most. */
   private refuse(socket: Socket): void {
@@ -518,9 +585,8 @@ export class TCPServer<A = Address> extends BaseServer<A> {
     this.refusedSinceLog = 0;
   }
 
-  /** Takes a new connection: errors are made harmless, then it waits in the accept queue. */
+  /** Takes a new connection (its errors already made harmless): it waits in the accept queue. */
   protected accept(socket: Socket): void {
-    socket.on("error", ignore);
     this._enqueue(socket, [socket.remoteAddress ?? "", socket.remotePort ?? 0]);
   }
 
@@ -632,7 +698,7 @@ export function ThreadingMixIn<T extends ServerConstructor>(Base: T): T & (abstr
         this._threads.add(thread);
         void thread.finally(() => this._threads.delete(thread));
       }
-      return Promise.resolve();
+      return SETTLED;
     }
 
     /** One connection's whole life: handle, report an exception, close. */

@@ -102,13 +102,18 @@ export class SocketWriter {
    */
   waitingSince = 0;
 
-  constructor(private readonly socket: Socket) {
-    socket.on("error", this.onError);
-  }
+  constructor(private readonly socket: Socket) {}
 
-  private readonly onError = (error: NodeJS.ErrnoException) => {
-    this.lastError = connectionClosed(error.code);
-  };
+  /**
+   * Why writes fail: a timeout (`fail()`), else the socket's own error as Python's
+   * (`BrokenPipeError`, `ConnectionResetError`); null while the socket has none. The error is read
+   * from the socket (`errored`) when wanted, so a writer adds no listener of its own.
+   */
+  private failure(): Error | null {
+    if (this.lastError) return this.lastError;
+    const errored = (this.socket as Socket & { errored?: NodeJS.ErrnoException | null }).errored;
+    return errored ? (this.lastError = connectionClosed(errored.code)) : null;
+  }
 
   /** Sends what was written since the socket was corked (called by `uncorkAll`). @internal */
   uncork(): void {
@@ -137,7 +142,7 @@ export class SocketWriter {
    * as a Latin-1 string, which the socket encodes straight into its write.)
    */
   write(data: Uint8Array | string, encoding?: BufferEncoding): Promise<void> {
-    if (this.broken || this.lastError) return quietRejection(this.lastError ?? connectionClosed());
+    if (this.broken || this.lastError) return quietRejection(this.failure() ?? connectionClosed());
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -149,7 +154,10 @@ export class SocketWriter {
 
   /** Settles when everything written so far has left for the kernel (or the peer is gone). */
   flush(): Promise<void> {
-    if (this.broken) return this.lastError ? quietRejection(this.lastError) : WRITTEN;
+    if (this.broken) {
+      const failure = this.failure();
+      return failure ? quietRejection(failure) : WRITTEN;
+    }
     return this.socket.writableNeedDrain ? this.drained() : WRITTEN;
   }
 
@@ -170,7 +178,7 @@ export class SocketWriter {
       };
       const onClose = () => {
         cleanup();
-        reject(this.lastError ?? connectionClosed());
+        reject(this.failure() ?? connectionClosed());
       };
       const cleanup = () => {
         this.drain = null;
@@ -198,8 +206,6 @@ export class SocketWriter {
 
   /** Stops using the socket; what was written is still delivered. */
   close(): void {
-    if (this.closed) return;
     this.closed = true;
-    this.socket.off("error", this.onError);
   }
 }
