@@ -4,7 +4,7 @@
  * stopping lets the requests in flight finish (`closeGracefully`).
  */
 import { statSync } from "node:fs";
-import { lookup } from "node:dns/promises";
+import { isIPv4 } from "node:net";
 import { constants as osConstants } from "node:os";
 import type { Address } from "../socketserver/address.js";
 import type { HTTPDualStackServer, ServerChoice } from "./server.js";
@@ -53,8 +53,10 @@ export function checkDirectory(directory: string): void {
 /** The hosts to try binding, in order: the first `getaddrinfo` result for `-b`, or the wildcards. */
 export async function bindHosts(bind: string | null): Promise<readonly string[]> {
   if (!bind) return ALL_INTERFACES;
+  // A dotted quad is its own first result; node:dns is loaded for names (and IPv6 forms) only.
+  if (isIPv4(bind)) return [bind];
   try {
-    return [(await lookup(bind)).address];
+    return [(await process.getBuiltinModule("node:dns/promises").lookup(bind)).address];
   } catch (error) {
     throw new StartupError(`cannot resolve ${bind}: ${reason(error)}`);
   }

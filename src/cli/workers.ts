@@ -35,7 +35,7 @@ import {
   nextSignal,
   serveUntilSignal,
 } from "./serve.js";
-import { HTTPDualStackServer, chooseServer } from "./server.js";
+import { HTTPDualStackServer, chooseServer, loadCommandModules } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
 import { startupText, startupWarnings } from "./startup.js";
 import type { Address } from "../socketserver/address.js";
@@ -84,6 +84,7 @@ export async function runWorker(command: CommandLine): Promise<number> {
   let choice;
   let httpd;
   try {
+    await loadCommandModules(command);
     choice = chooseServer(command, { shared_listen: true, print_warnings: false });
     httpd = await listen({ choice, ...command });
   } catch (error) {
@@ -134,6 +135,7 @@ function tell(message: WorkerMessage): Promise<void> {
 export async function runPrimary(command: CommandLine): Promise<number> {
   checkDirectory(command.directory);
   await bindHosts(command.bind);
+  await loadCommandModules(command);
   chooseServer(command, { print_warnings: false }); // a TLS file that cannot be used fails here, once
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster().schedulingPolicy = cluster().SCHED_NONE;
   const primary = new Primary(command);

@@ -26,7 +26,9 @@
  * `allow_delete`, `allow_mkdir`, `allow_move` and `webdav`, which give the constructor's handler
  * the WebDAV methods (`do_DELETE`, `do_MKCOL`, `do_MOVE`, `do_PROPFIND` …) and `do_OPTIONS` its
  * WebDAV answer; `archive` and `search` (`directory_response`), `qr` and `readme` (the rich
- * listing). Their logic is in src/features/ (one module each); this class only calls it. How
+ * listing). Their logic is in src/features/ (one module each); this class only calls it. The
+ * modules of uploads, managing files, WebDAV, auth, the rich listing, archives and search are
+ * loaded when their option is on (feature_modules.ts), not by every server. How
  * files are copied (copy_chunks.ts), paths translated (translate_path.ts) and directories read
  * (listdir.ts) are in files of their own.
  */
@@ -53,15 +55,10 @@ import { smallFiles } from "./file_cache.js";
 import { WRITTEN } from "../socketserver/writer.js";
 import { checkCharset, withCharset } from "../features/charset.js";
 import { isHiddenPath, withoutDotfiles } from "../features/dotfiles.js";
-import { sendRichListing, type ListingStyle } from "../features/rich_listing.js";
-import { DEFAULT_UPLOAD_MAX, addUploadMethods, precheckUpload } from "../features/upload.js";
-import { UPLOAD_FOOTER } from "../features/upload_page.js";
-import { isUploadTemp } from "../features/atomic_write.js";
-import { checkAccess, checkCredentials, type AuthScope } from "../features/auth.js";
-import { addManageMethods } from "../features/manage.js";
-import { addWebdavMethods, answerOptions, precheckWebdav } from "../features/webdav.js";
-import { downloadLinks, requestedArchive, sendArchive } from "../features/archive.js";
-import { DEFAULT_SEARCH_MAX_ENTRIES, DEFAULT_SEARCH_TIMEOUT, requestedSearch, sendSearch } from "../features/search.js";
+import type { ListingStyle } from "../features/rich_listing.js";
+import type { AuthScope } from "../features/auth.js";
+import { DEFAULT_SEARCH_MAX_ENTRIES, DEFAULT_SEARCH_TIMEOUT, DEFAULT_UPLOAD_MAX } from "../features/limits.js";
+import { loadFeature, loadFeaturesFor, loaded } from "./feature_modules.js";
 import { copyInChunks, type Writable } from "./copy_chunks.js";
 import { translatePath } from "./translate_path.js";
 import { listSorted, statOrNull, type ListingEntry } from "./listdir.js";
@@ -106,6 +103,14 @@ function directoryLocation(parts: SplitResult): string {
 
 const BACKSLASH = /\\/g;
 const LEADING_SLASHES = /^\/+/;
+
+/**
+ * `auth` as the handler keeps it: checked once its module is loaded (features/auth.ts, which
+ * throws for a list that is not valid); until then as given, and checked in `setup()`.
+ */
+function checkAuth(pairs: readonly string[] | null): readonly string[] | null {
+  return pairs === null || loaded.auth === undefined ? pairs : loaded.auth.checkCredentials(pairs);
+}
 
 /** `os.fspath(directory)` for the forms accepted here. */
 function fspath(directory: string | URL): string {
@@ -342,7 +347,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   upload_overwrite: boolean = (this.constructor as SimpleHandlerClass).upload_overwrite;
   upload_mkdir: boolean = (this.constructor as SimpleHandlerClass).upload_mkdir;
   upload_max: number | null = (this.constructor as SimpleHandlerClass).upload_max;
-  auth: readonly string[] | null = checkCredentials((this.constructor as SimpleHandlerClass).auth);
+  auth: readonly string[] | null = checkAuth((this.constructor as SimpleHandlerClass).auth);
   auth_scope: AuthScope = (this.constructor as SimpleHandlerClass).auth_scope;
   allow_delete: boolean = (this.constructor as SimpleHandlerClass).allow_delete;
   allow_mkdir: boolean = (this.constructor as SimpleHandlerClass).allow_mkdir;
@@ -361,15 +366,39 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   private responseCode = 0;
   /** Headers for the next `end_headers()` (see `defer_header`). */
   private deferredHeaders: HeaderField[] = [];
+  /** The feature modules this handler's options need, while they load (null once they are in). */
+  private featuresLoading: Promise<void> | null = null;
   /** The directory served, as a path (`os.fspath`). */
   directory: string;
 
   constructor(request: Socket, client_address: Address, server: S, options: SimpleHTTPRequestHandlerOptions = {}) {
     super(request, client_address, server);
     this.directory = fspath(options.directory ?? (this.constructor as SimpleHandlerClass).directory ?? process.cwd());
-    if (this.upload) addUploadMethods(this);
-    if (this.allow_delete || this.allow_mkdir || this.allow_move) addManageMethods(this);
-    if (this.webdav) addWebdavMethods(this);
+    this.featuresLoading = loadFeaturesFor(this);
+    if (this.featuresLoading === null) this.addFeatureMethods();
+  }
+
+  /**
+   * Gives this handler the methods its options add (`do_PUT`, `do_DELETE`, `do_PROPFIND` …):
+   * in the constructor once their modules are loaded, else in `setup()` once they are.
+   */
+  private addFeatureMethods(): void {
+    if (this.upload) loaded.upload!.addUploadMethods(this);
+    if (this.allow_delete || this.allow_mkdir || this.allow_move) loaded.manage!.addManageMethods(this);
+    if (this.webdav) loaded.webdav!.addWebdavMethods(this);
+  }
+
+  /** The first handler whose options need feature modules not loaded yet waits for them here. */
+  override setup(): void | Promise<void> {
+    super.setup();
+    if (this.featuresLoading !== null) return this.featuresLoaded(this.featuresLoading);
+  }
+
+  private async featuresLoaded(loading: Promise<void>): Promise<void> {
+    await loading;
+    this.featuresLoading = null;
+    this.auth = checkAuth(this.auth);
+    this.addFeatureMethods();
   }
 
   /**
@@ -410,15 +439,15 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     if (this.auth === null) return super.parse_request();
     this.accessChecked = false;
     if (!(await super.parse_request())) return false;
-    return this.accessChecked || checkAccess(this);
+    return this.accessChecked || (loaded.auth ?? (await loadFeature("auth"))).checkAccess(this);
   }
 
   /** Before a `100 Continue`: the credentials, then whether the upload would be refused anyway. */
   override async handle_expect_100(): Promise<boolean> {
     this.accessChecked = true;
-    if (this.auth !== null && !(await checkAccess(this))) return false;
-    if (this.upload && !(await precheckUpload(this))) return false;
-    if (this.webdav && !(await precheckWebdav(this))) return false;
+    if (this.auth !== null && !(await (loaded.auth ?? (await loadFeature("auth"))).checkAccess(this))) return false;
+    if (this.upload && !(await (loaded.upload ?? (await loadFeature("upload"))).precheckUpload(this))) return false;
+    if (this.webdav && !(await (loaded.webdav ?? (await loadFeature("webdav"))).precheckWebdav(this))) return false;
     return super.handle_expect_100();
   }
 
@@ -429,7 +458,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   async do_OPTIONS(): Promise<void> {
     const preflight = this.cors && isPreflight(this.headers);
-    if (this.webdav && !preflight) return answerOptions(this);
+    if (this.webdav && !preflight) return (loaded.webdav ?? (await loadFeature("webdav"))).answerOptions(this);
     if (!preflight) {
       return this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
     }
@@ -607,12 +636,16 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   directory_response(path: string): Promise<FileLike | null> | null {
     if (this.archive) {
-      const format = requestedArchive(this.path);
-      if (format !== null) return sendArchive(this, path, format);
+      const archive = loaded.archive;
+      if (archive === undefined) return loadFeature("archive").then(() => this.directory_response(path));
+      const format = archive.requestedArchive(this.path);
+      if (format !== null) return archive.sendArchive(this, path, format);
     }
     if (this.search) {
-      const query = requestedSearch(this.path);
-      if (query !== null) return sendSearch(this, path, query);
+      const search = loaded.search;
+      if (search === undefined) return loadFeature("search").then(() => this.directory_response(path));
+      const query = search.requestedSearch(this.path);
+      if (query !== null) return search.sendSearch(this, path, query);
     }
     return null;
   }
@@ -640,8 +673,11 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       return null;
     }
     if (!this.dotfiles) entries = withoutDotfiles(entries, this.path);
-    if (this.upload) entries = entries.filter(({ name }) => !isUploadTemp(name));
-    if (this.listing === "rich") return sendRichListing(this, path, entries);
+    if (this.upload) {
+      const { isUploadTemp } = loaded.atomic_write ?? (await loadFeature("atomic_write"));
+      entries = entries.filter(({ name }) => !isUploadTemp(name));
+    }
+    if (this.listing === "rich") return (loaded.rich_listing ?? (await loadFeature("rich_listing"))).sendRichListing(this, path, entries);
     const displaypath = htmlEscape(unquoteWithFallback(this.path.split("#", 1)[0]!.split("?", 1)[0]!), false);
     const title = `Directory listing for ${displaypath}`;
     const lines = [
@@ -664,8 +700,9 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       if (isLink) displayname = name + "@";
       lines.push(`<li><a href="${quote(linkname, { errors: "surrogatepass" })}">${htmlEscape(displayname, false)}</a></li>`);
     }
-    const downloads = this.archive ? `<p>${downloadLinks()}</p>\n` : "";
-    lines.push(`</ul>\n<hr>\n${downloads}${this.upload ? UPLOAD_FOOTER : ""}</body>\n</html>\n`);
+    const downloads = this.archive ? `<p>${(loaded.archive ?? (await loadFeature("archive"))).downloadLinks()}</p>\n` : "";
+    const uploadForm = this.upload ? (loaded.upload_page ?? (await loadFeature("upload_page"))).UPLOAD_FOOTER : "";
+    lines.push(`</ul>\n<hr>\n${downloads}${uploadForm}</body>\n</html>\n`);
     const encoded = encodeListing(lines.join("\n"));
     this.send_response(200);
     this.send_header("Content-type", "text/html; charset=utf-8");
