@@ -1,11 +1,13 @@
 /**
  * What a server loads, and when (issue 15, idle memory): the command line without flags loads
  * none of the opt-in modules; a flag loads its modules before the server listens; a program that
- * sets a class attribute gets the feature from its first connection. These guard the memory a plain server idles at
+ * sets a class attribute gets the feature from its first connection; V8's optimizing compiler
+ * stays paused until the command line listens. These guard the memory a plain server idles at
  * without asserting a figure (bench/idle_rss.ts measures it).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +15,7 @@ import { pathToFileURL } from "node:url";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { loadFeaturesFor, loaded } from "../src/server/feature_modules.js";
 import { exchange, serve } from "./helpers.js";
-import { TIMEOUT, killAll, request, startServer, stop } from "./cli_process.js";
+import { MAIN, TIMEOUT, killAll, request, startServer, stop, waitFor } from "./cli_process.js";
 
 /** The modules a plain `simplehttp` must not load: each is some flag's, or some option's, alone. */
 const OPT_IN_MODULES = [
@@ -128,5 +130,23 @@ describe("a program that sets the class attributes", () => {
     }
     assert.ok(loaded.upload !== undefined, "loaded by the first connection");
     assert.equal(loadFeaturesFor(Uploads), null, "nothing left to load: later connections do not wait");
+  });
+});
+
+describe("the optimizing compiler", () => {
+  test("stays paused while the command line starts, and is back once it serves", TIMEOUT, async () => {
+    const child = spawn(process.execPath, ["--trace-opt", MAIN, "0", "-b", "127.0.0.1", "-d", root], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    try {
+      await waitFor(() => /^Serving HTTP on/m.test(out), "the banner");
+      const beforeBanner = out.slice(0, out.search(/^Serving HTTP on/m));
+      assert.doesNotMatch(beforeBanner, /TURBOFAN/, "nothing optimized before listening");
+      const port = Number(/port (\d+)/.exec(out)![1]);
+      for (let i = 0; i < 300 && !/TURBOFAN/.test(out.slice(out.search(/^Serving/m))); i++) await request(port, "/page.html");
+      assert.match(out.slice(out.search(/^Serving/m)), /TURBOFAN/, "optimized while serving");
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });

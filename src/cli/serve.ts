@@ -10,6 +10,7 @@ import type { Address } from "../socketserver/address.js";
 import type { HTTPDualStackServer, ServerChoice } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
 import { describeOSError } from "../socketserver/errors.js";
+import { resumeOptimizer } from "./optimizer.js";
 
 /** The server could not start: one line on stderr, exit status 1. */
 export class StartupError extends Error {}
@@ -88,7 +89,9 @@ export function bannerText(scheme: string, [host, port]: Address): string {
 export async function listen({ choice, protocol, port, bind, directory }: ServeOptions): Promise<HTTPDualStackServer> {
   checkDirectory(directory);
   choice.HandlerClass.protocol_version = protocol;
-  return openServer(choice, await bindHosts(bind), port);
+  const server = await openServer(choice, await bindHosts(bind), port);
+  resumeOptimizer(); // started paused by main.ts: optimized from the first connection on
+  return server;
 }
 
 /**

@@ -40,6 +40,7 @@ import { browserUrl, openBrowser } from "./open.js";
 import { startupText, startupWarnings } from "./startup.js";
 import type { Address } from "../socketserver/address.js";
 import { settleWithin } from "../socketserver/servers.js";
+import { resumeOptimizer } from "./optimizer.js";
 
 /** Set in a worker's environment by the primary, so that only its workers run as workers. */
 const WORKER_ENV = "SIMPLEHTTP_WORKER";
@@ -141,6 +142,7 @@ export async function runPrimary(command: CommandLine): Promise<number> {
   const primary = new Primary(command);
   try {
     const { scheme, address } = await primary.start();
+    resumeOptimizer(); // the workers listen: the primary relays their logs from now on
     const signalled = nextSignal(); // before the banner: whoever reads it may interrupt at once
     process.stdout.write(bannerText(scheme, address) + startupText(command, scheme, address));
     process.stderr.write(startupWarnings(command));
