@@ -11,16 +11,15 @@
  *
  * Usage: npm run build && node dist/bench/idle_rss.js [--rounds 5] [--wait 1000] [--modules]
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { request } from "node:http";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "./peers.js";
+import { freePort, waitListening } from "./peers.js";
 import { stop } from "./children.js";
 
 const HOST = "127.0.0.1";
@@ -72,34 +71,12 @@ function get(port: number, path: string): Promise<void> {
   });
 }
 
-/** Whether `port` accepts a connection (closed at once, no request: `npm run bench`'s probe). */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, HOST);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
-async function waitListening(port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
-    if (await accepts(port)) return;
-    await sleep(50);
-  }
-  throw new Error("did not listen");
-}
-
 /** One fresh start: RSS once listening and idle (no request yet), and after a warm-up. */
 async function measure(subject: Subject, root: string, waitMs: number): Promise<[number, number]> {
   const port = await freePort();
   const child = spawn(process.execPath, subject.args(port), { cwd: root, stdio: "ignore", detached: true });
   try {
-    await waitListening(port, child);
+    if (!(await waitListening(port, child, 15_000))) throw new Error(`${subject.name} did not listen`);
     await sleep(waitMs);
     const idle = vmRssKiB(child.pid!);
     for (let i = 0; i < 3; i++) {
