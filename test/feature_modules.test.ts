@@ -8,7 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -130,6 +130,32 @@ describe("a program that sets the class attributes", () => {
     }
     assert.ok(loaded.upload !== undefined, "loaded by the first connection");
     assert.equal(loadFeaturesFor(Uploads), null, "nothing left to load: later connections do not wait");
+  });
+});
+
+describe("a program that overrides setup()", () => {
+  test("still gets the methods its options add on the first connection (MKCOL with allow_mkdir)", TIMEOUT, async () => {
+    assert.equal(loaded.manage, undefined, "not loaded before the first connection");
+    const directory = mkdtempSync(join(root, "mkcol-"));
+    let setups = 0;
+    class Folders extends SimpleHTTPRequestHandler {
+      static override allow_mkdir = true;
+      static override directory = directory;
+      override setup(): void {
+        super.setup(); // what super returns is dropped, as many a subclass does
+        setups++;
+      }
+      override log_message(): void {}
+    }
+    const running = await serve(Folders);
+    try {
+      const reply = await exchange(running.port, "MKCOL /made HTTP/1.0\r\n\r\n");
+      assert.match(reply.toString("latin1"), /^HTTP\/1\.0 201 /);
+    } finally {
+      await running.close();
+    }
+    assert.equal(setups, 1);
+    assert.ok(statSync(join(directory, "made")).isDirectory());
   });
 });
 

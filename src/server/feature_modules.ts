@@ -7,7 +7,7 @@
  * Once loaded, a module is a property of `loaded`, read synchronously on the request path: the
  * only cost left is a property read where the option is on. The command line loads what its
  * flags need before it serves; a program that sets the class attributes has them loaded by its
- * handlers' first `setup()` (see `loadFeaturesFor`).
+ * handlers' first request (`parse_request()` waits for them; see `loadFeaturesFor`).
  */
 
 const LOADERS = {

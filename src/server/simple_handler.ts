@@ -106,7 +106,7 @@ const LEADING_SLASHES = /^\/+/;
 
 /**
  * `auth` as the handler keeps it: checked once its module is loaded (features/auth.ts, which
- * throws for a list that is not valid); until then as given, and checked in `setup()`.
+ * throws for a list that is not valid); until then as given, and checked in `parse_request()`.
  */
 function checkAuth(pairs: readonly string[] | null): readonly string[] | null {
   return pairs === null || loaded.auth === undefined ? pairs : loaded.auth.checkCredentials(pairs);
@@ -380,7 +380,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
 
   /**
    * Gives this handler the methods its options add (`do_PUT`, `do_DELETE`, `do_PROPFIND` …):
-   * in the constructor once their modules are loaded, else in `setup()` once they are.
+   * in the constructor once their modules are loaded, else in `parse_request()` once they are.
    */
   private addFeatureMethods(): void {
     if (this.upload) loaded.upload!.addUploadMethods(this);
@@ -388,12 +388,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     if (this.webdav) loaded.webdav!.addWebdavMethods(this);
   }
 
-  /** The first handler whose options need feature modules not loaded yet waits for them here. */
-  override setup(): void | Promise<void> {
-    super.setup();
-    if (this.featuresLoading !== null) return this.featuresLoaded(this.featuresLoading);
-  }
-
+  /** Once the feature modules this handler waited for are in: what the constructor would have done. */
   private async featuresLoaded(loading: Promise<void>): Promise<void> {
     await loading;
     this.featuresLoading = null;
@@ -434,8 +429,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
 
-  /** With `auth`, also checks the credentials once the request is parsed (features/auth.ts). */
+  /**
+   * With `auth`, also checks the credentials once the request is parsed (features/auth.ts). A
+   * request on a connection that came while its options' feature modules were still loading
+   * (the first of a class, see feature_modules.ts) waits for them first: here rather than in
+   * `setup()`, so a subclass's own `setup()` cannot skip the wait.
+   */
   override async parse_request(): Promise<boolean> {
+    if (this.featuresLoading !== null) await this.featuresLoaded(this.featuresLoading);
     if (this.auth === null) return super.parse_request();
     this.accessChecked = false;
     if (!(await super.parse_request())) return false;
