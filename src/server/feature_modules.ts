@@ -1,6 +1,6 @@
 /**
  * The feature modules (src/features/) that `SimpleHTTPRequestHandler` loads only once an option
- * turns them on: uploads, managing files, WebDAV, Basic auth, the rich listing, archives,
+ * turns them on: uploads, managing files, WebDAV, the rich listing, archives,
  * search and compression. A server without them never compiles or keeps them — about 3 MiB of a plain server's
  * idle memory (docs/ARCHITECTURE.md, Performance).
  *
@@ -14,7 +14,6 @@ const LOADERS = {
   upload: () => import("../features/upload.js"),
   upload_page: () => import("../features/upload_page.js"),
   atomic_write: () => import("../features/atomic_write.js"),
-  auth: () => import("../features/auth.js"),
   manage: () => import("../features/manage.js"),
   webdav: () => import("../features/webdav.js"),
   rich_listing: () => import("../features/rich_listing.js"),
@@ -48,7 +47,6 @@ export interface FeatureOptions {
   allow_mkdir: boolean;
   allow_move: boolean;
   webdav: boolean;
-  auth: readonly string[] | null;
   listing: string;
   archive: boolean;
   search: boolean;
@@ -61,7 +59,6 @@ const NEEDS: readonly [uses: (options: FeatureOptions) => boolean, modules: read
   [(o) => o.upload, ["upload", "upload_page", "atomic_write"]],
   [(o) => o.allow_delete || o.allow_mkdir || o.allow_move, ["manage"]],
   [(o) => o.webdav, ["webdav"]],
-  [(o) => o.auth !== null, ["auth"]],
   [(o) => o.listing === "rich", ["rich_listing"]],
   [(o) => o.archive, ["archive"]],
   [(o) => o.search, ["search"]],

@@ -27,7 +27,7 @@
  * the WebDAV methods (`do_DELETE`, `do_MKCOL`, `do_MOVE`, `do_PROPFIND` …) and `do_OPTIONS` its
  * WebDAV answer; `archive` and `search` (`directory_response`), `qr` and `readme` (the rich
  * listing). Their logic is in src/features/ (one module each); this class only calls it. The
- * modules of uploads, managing files, WebDAV, auth, the rich listing, archives and search are
+ * modules of uploads, managing files, WebDAV, the rich listing, archives and search are
  * loaded when their option is on (feature_modules.ts), not by every server. How
  * files are copied (copy_chunks.ts), paths translated (translate_path.ts) and directories read
  * (listdir.ts) are in files of their own.
@@ -56,7 +56,9 @@ import { WRITTEN } from "../socketserver/writer.js";
 import { checkCharset, withCharset } from "../features/charset.js";
 import { isHiddenPath, withoutDotfiles } from "../features/dotfiles.js";
 import type { ListingStyle } from "../features/rich_listing.js";
-import type { AuthScope } from "../features/auth.js";
+// auth.ts is loaded with the class, not on demand: a handler refuses a bad `auth` list when it
+// is created (and the command line parses --auth with it anyway).
+import { checkAccess, checkCredentials, type AuthScope } from "../features/auth.js";
 import { DEFAULT_SEARCH_MAX_ENTRIES, DEFAULT_SEARCH_TIMEOUT, DEFAULT_UPLOAD_MAX } from "../features/limits.js";
 import { loadFeature, loadFeaturesFor, loaded } from "./feature_modules.js";
 import { copyInChunks, type Writable } from "./copy_chunks.js";
@@ -103,14 +105,6 @@ function directoryLocation(parts: SplitResult): string {
 
 const BACKSLASH = /\\/g;
 const LEADING_SLASHES = /^\/+/;
-
-/**
- * `auth` as the handler keeps it: checked once its module is loaded (features/auth.ts, which
- * throws for a list that is not valid); until then as given, and checked in `parse_request()`.
- */
-function checkAuth(pairs: readonly string[] | null): readonly string[] | null {
-  return pairs === null || loaded.auth === undefined ? pairs : loaded.auth.checkCredentials(pairs);
-}
 
 /** `os.fspath(directory)` for the forms accepted here. */
 function fspath(directory: string | URL): string {
@@ -347,7 +341,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   upload_overwrite: boolean = (this.constructor as SimpleHandlerClass).upload_overwrite;
   upload_mkdir: boolean = (this.constructor as SimpleHandlerClass).upload_mkdir;
   upload_max: number | null = (this.constructor as SimpleHandlerClass).upload_max;
-  auth: readonly string[] | null = checkAuth((this.constructor as SimpleHandlerClass).auth);
+  auth: readonly string[] | null = checkCredentials((this.constructor as SimpleHandlerClass).auth);
   auth_scope: AuthScope = (this.constructor as SimpleHandlerClass).auth_scope;
   allow_delete: boolean = (this.constructor as SimpleHandlerClass).allow_delete;
   allow_mkdir: boolean = (this.constructor as SimpleHandlerClass).allow_mkdir;
@@ -392,7 +386,6 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   private async featuresLoaded(loading: Promise<void>): Promise<void> {
     await loading;
     this.featuresLoading = null;
-    this.auth = checkAuth(this.auth);
     this.addFeatureMethods();
   }
 
@@ -440,13 +433,13 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
     if (this.auth === null) return super.parse_request();
     this.accessChecked = false;
     if (!(await super.parse_request())) return false;
-    return this.accessChecked || (loaded.auth ?? (await loadFeature("auth"))).checkAccess(this);
+    return this.accessChecked || checkAccess(this);
   }
 
   /** Before a `100 Continue`: the credentials, then whether the upload would be refused anyway. */
   override async handle_expect_100(): Promise<boolean> {
     this.accessChecked = true;
-    if (this.auth !== null && !(await (loaded.auth ?? (await loadFeature("auth"))).checkAccess(this))) return false;
+    if (this.auth !== null && !(await checkAccess(this))) return false;
     if (this.upload && !(await (loaded.upload ?? (await loadFeature("upload"))).precheckUpload(this))) return false;
     if (this.webdav && !(await (loaded.webdav ?? (await loadFeature("webdav"))).precheckWebdav(this))) return false;
     return super.handle_expect_100();
