@@ -280,7 +280,7 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /** Polls until `port` accepts a connection; false if the child exits or `ms` pass first. */
-async function waitListening(port: number, child: ChildProcess, ms: number): Promise<boolean> {
+export async function waitListening(port: number, child: ChildProcess, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) return false;

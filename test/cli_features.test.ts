@@ -13,7 +13,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { lookup } from "node:dns/promises";
 import { PYTHON_USAGE, TIMEOUT, killAll, request, testUsageErrors, run, startServer, stop, waitFor, withServer } from "./cli_process.js";
 import { parseCommandLine, UsageError, type CommandLine } from "../src/cli/options.js";
-import { handlerClassFor } from "../src/cli/server.js";
+import { handlerClassFor, loadCommandModules } from "../src/cli/server.js";
 import { browserUrl, openerCommand } from "../src/cli/open.js";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { CGIHTTPRequestHandler } from "../src/server/cgi_handler.js";
@@ -282,7 +282,8 @@ describe("the handler class the command line serves with (in-process)", () => {
     assert.equal(SimpleHTTPRequestHandler.protocol_version, "HTTP/1.0");
   });
 
-  test("--cgi subclasses CGIHTTPRequestHandler", () => {
+  test("--cgi subclasses CGIHTTPRequestHandler (once loadCommandModules has loaded it)", async () => {
+    await loadCommandModules({ ...command, cgi: true });
     const Handler = handlerClassFor({ ...command, cgi: true });
     assert.ok(Handler.prototype instanceof CGIHTTPRequestHandler);
     assert.notEqual(Handler, CGIHTTPRequestHandler);

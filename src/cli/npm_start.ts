@@ -5,7 +5,10 @@
  * read from there too. `simplehttp` itself (`dist/src/cli/main.js`, `npx simplehttp`) never
  * looks at `INIT_CWD`: a script of another package that `cd`s somewhere first keeps its folder.
  */
-import { exitAfterFlush, main } from "./program.js";
+import { pauseOptimizer } from "./optimizer.js";
+
+pauseOptimizer(); // as main.ts does: resumed once the server listens
+const { exitAfterFlush, main } = await import("./program.js");
 
 const invokedFrom = process.env["INIT_CWD"];
 if (invokedFrom) process.chdir(invokedFrom);

@@ -5,7 +5,7 @@ import { ArgumentError, ArgumentParser, type OptionSpec } from "./argparse.js";
 import { maxAge, parseHeaderOption, type HeaderField } from "../features/headers.js";
 import { checkCharset } from "../features/charset.js";
 import type { ListingStyle } from "../features/rich_listing.js";
-import { describeSize, parseSize, DEFAULT_UPLOAD_MAX } from "../features/upload.js";
+import { describeSize, parseSize, DEFAULT_UPLOAD_MAX } from "../features/limits.js";
 import { InvalidCredentialError, checkCredential, readAuthFile, type AuthScope } from "../features/auth.js";
 import { pyRepr } from "../py/format.js";
 import { strip } from "../py/text.js";

@@ -6,9 +6,7 @@ import { readFileSync, realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { PROG, UsageError, parseCommandLine, parser, usageErrorText } from "./options.js";
 import { StartupError, serve } from "./serve.js";
-import { chooseServer } from "./server.js";
-import { removeLeftoverUploads, startupText, startupWarnings } from "./startup.js";
-import { isWorkerProcess, runPrimary, runWorker } from "./workers.js";
+import { chooseServer, loadCommandModules } from "./server.js";
 import type { Address } from "../socketserver/address.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -30,12 +28,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   try {
-    if (isWorkerProcess()) return await runWorker(command);
-    void removeLeftoverUploads(command); // once, in the primary with --workers
-    if (command.workers > 1) return await runPrimary(command);
+    if (command.workers > 1) {
+      // The primary, or a worker it forked (with the same arguments): workers.ts, loaded only here.
+      const { isWorkerProcess, runPrimary, runWorker } = await import("./workers.js");
+      if (isWorkerProcess()) return await runWorker(command);
+      void (await import("./startup.js")).removeLeftoverUploads(command); // once, in the primary
+      return await runPrimary(command);
+    }
+    // What our flags add after the banner (URLs, features, warnings, the upload sweep): nothing
+    // without them, so startup.ts is loaded only with them.
+    const startup = command.additions ? await import("./startup.js") : null;
+    void startup?.removeLeftoverUploads(command);
+    await loadCommandModules(command);
     const choice = chooseServer(command);
-    const announce = (address: Address) => startupText(command, choice.scheme, address);
-    return await serve({ choice, ...command, announce, warnings: startupWarnings(command) });
+    const announce = startup ? (address: Address) => startup.startupText(command, choice.scheme, address) : undefined;
+    return await serve({ choice, ...command, announce, warnings: startup?.startupWarnings(command) ?? "" });
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
     process.stderr.write(`${PROG}: error: ${error.message}\n`);

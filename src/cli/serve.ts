@@ -4,12 +4,13 @@
  * stopping lets the requests in flight finish (`closeGracefully`).
  */
 import { statSync } from "node:fs";
-import { lookup } from "node:dns/promises";
+import { isIPv4 } from "node:net";
 import { constants as osConstants } from "node:os";
 import type { Address } from "../socketserver/address.js";
 import type { HTTPDualStackServer, ServerChoice } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
 import { describeOSError } from "../socketserver/errors.js";
+import { resumeOptimizer } from "./optimizer.js";
 
 /** The server could not start: one line on stderr, exit status 1. */
 export class StartupError extends Error {}
@@ -53,8 +54,10 @@ export function checkDirectory(directory: string): void {
 /** The hosts to try binding, in order: the first `getaddrinfo` result for `-b`, or the wildcards. */
 export async function bindHosts(bind: string | null): Promise<readonly string[]> {
   if (!bind) return ALL_INTERFACES;
+  // A dotted quad is its own first result; node:dns is loaded for names (and IPv6 forms) only.
+  if (isIPv4(bind)) return [bind];
   try {
-    return [(await lookup(bind)).address];
+    return [(await process.getBuiltinModule("node:dns/promises").lookup(bind)).address];
   } catch (error) {
     throw new StartupError(`cannot resolve ${bind}: ${reason(error)}`);
   }
@@ -86,7 +89,9 @@ export function bannerText(scheme: string, [host, port]: Address): string {
 export async function listen({ choice, protocol, port, bind, directory }: ServeOptions): Promise<HTTPDualStackServer> {
   checkDirectory(directory);
   choice.HandlerClass.protocol_version = protocol;
-  return openServer(choice, await bindHosts(bind), port);
+  const server = await openServer(choice, await bindHosts(bind), port);
+  resumeOptimizer(); // started paused by main.ts: optimized from the first connection on
+  return server;
 }
 
 /**

@@ -4,16 +4,62 @@
  */
 import type { Socket } from "node:net";
 import { ThreadingHTTPServer } from "../server/http_server.js";
-import { ThreadingHTTPSServer, createTLSContext, describeTLSError, type HTTPSOptions } from "../server/https_server.js";
+import type { ThreadingHTTPSServer, HTTPSOptions } from "../server/https_server.js";
 import { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
-import { CGIHTTPRequestHandler } from "../server/cgi_handler.js";
+import { loadFeaturesFor } from "../server/feature_modules.js";
 import { AF_INET6, type Address } from "../socketserver/address.js";
 import type { BaseRequestHandler } from "../socketserver/handlers.js";
 import type { TCPServer } from "../socketserver/servers.js";
-import { LiveReloadHub, withLiveReload } from "../features/livereload.js";
-import { isUploadTemp } from "../features/atomic_write.js";
+import type { LiveReloadHub } from "../features/livereload.js";
 import type { CommandLine } from "./options.js";
 import { StartupError } from "./serve.js";
+
+/**
+ * What only some flags use — `--tls-cert`, `--cgi`, `--watch`, `--upload`, `--qr` — imported by
+ * `loadCommandModules` before the server is chosen, so that a plain `simplehttp` never loads
+ * them (docs/ARCHITECTURE.md, Performance: idle memory).
+ */
+const LOADERS = {
+  https: () => import("../server/https_server.js"),
+  cgi: () => import("../server/cgi_handler.js"),
+  livereload: () => import("../features/livereload.js"),
+  atomic_write: () => import("../features/atomic_write.js"),
+  qr: () => import("../features/qr.js"),
+};
+type CommandModules = { [K in keyof typeof LOADERS]: Awaited<ReturnType<(typeof LOADERS)[K]>> };
+const modules: Partial<CommandModules> = {};
+
+/** Which of `LOADERS` a command line needs. */
+function modulesFor(command: CommandLine): (keyof CommandModules)[] {
+  const names: (keyof CommandModules)[] = [];
+  if (command.tls_cert) names.push("https");
+  if (command.cgi) names.push("cgi");
+  if (command.watch) names.push("livereload");
+  if (command.upload) names.push("atomic_write");
+  if (command.qr) names.push("qr");
+  return names;
+}
+
+/** A module `loadCommandModules` loaded; a program that skipped it is told so. */
+export function loadedModule<K extends keyof CommandModules>(name: K): CommandModules[K] {
+  const module = modules[name];
+  if (module === undefined) throw new Error(`${name} is not loaded: await loadCommandModules(command) first`);
+  return module;
+}
+
+/**
+ * Loads what `command`'s flags need beyond a plain server — the HTTPS server, the CGI handler,
+ * live reload, and the handler's feature modules (uploads, WebDAV, the rich listing …) — before
+ * `chooseServer` and `handlerClassFor`, which then build the server synchronously.
+ */
+export async function loadCommandModules(command: CommandLine): Promise<void> {
+  await Promise.all(
+    modulesFor(command).map(async (name) => {
+      (modules as Record<string, unknown>)[name] ??= await LOADERS[name]();
+    }),
+  );
+  await loadFeaturesFor(handlerClassFor(command));
+}
 
 /** A handler class that takes the directory to serve, as `SimpleHTTPRequestHandler` does. */
 export type DirectoryHandlerClass = new (
@@ -58,7 +104,15 @@ export function DualStackServerMixin<T extends ServerConstructor>(Base: T): T & 
 }
 
 export class HTTPDualStackServer extends DualStackServerMixin(ThreadingHTTPServer) {}
-export class HTTPSDualStackServer extends DualStackServerMixin(ThreadingHTTPSServer) {}
+
+/** `HTTPDualStackServer` over TLS: a class made once `--tls-cert` has loaded the HTTPS server. */
+type HTTPSDualStackServer = ThreadingHTTPSServer & InstanceType<WithDirectory>;
+type HTTPSDualStackServerClass = new (address: Address, Handler: DirectoryHandlerClass, bind: boolean, tls: HTTPSOptions) => HTTPSDualStackServer;
+let HTTPSDualStack: HTTPSDualStackServerClass | null = null;
+
+function httpsDualStackServer(): HTTPSDualStackServerClass {
+  return (HTTPSDualStack ??= class HTTPSDualStackServer extends DualStackServerMixin(loadedModule("https").ThreadingHTTPSServer) {} as unknown as HTTPSDualStackServerClass);
+}
 
 export type DualStackServer = HTTPDualStackServer | HTTPSDualStackServer;
 
@@ -90,7 +144,9 @@ export interface ChooseOptions {
  */
 export function chooseServer(command: CommandLine, options: ChooseOptions = {}): ServerChoice {
   // An upload's temporary file changes nothing a page shows; its rename into place does.
-  const livereload = command.watch ? new LiveReloadHub(command.directory, command.upload ? { ignore: isUploadTemp } : {}) : null;
+  const livereload = command.watch
+    ? new (loadedModule("livereload").LiveReloadHub)(command.directory, command.upload ? { ignore: loadedModule("atomic_write").isUploadTemp } : {})
+    : null;
   const HandlerClass = handlerClassFor(command, livereload);
   if (command.cgi && options.print_warnings !== false) printWarningsAsPython();
   const withDirectory = <S extends DualStackServer>(server: S): S => {
@@ -114,11 +170,13 @@ export function chooseServer(command: CommandLine, options: ChooseOptions = {}):
     };
   }
   const tls: HTTPSOptions = { certfile: command.tls_cert, keyfile: command.tls_key, password: command.tls_password };
+  const { createTLSContext, describeTLSError } = loadedModule("https");
   try {
     createTLSContext(tls);
   } catch (error) {
     throw new StartupError(describeTLSError(error as NodeJS.ErrnoException));
   }
+  const HTTPSDualStackServer = httpsDualStackServer();
   return {
     HandlerClass,
     scheme: "HTTPS",
@@ -142,7 +200,7 @@ type CommandLineHandler = typeof SimpleHTTPRequestHandler & DirectoryHandlerClas
  */
 export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub | null = null): CommandLineHandler {
   type Configurable = typeof SimpleHTTPRequestHandler;
-  const Base = (command.cgi ? CGIHTTPRequestHandler : SimpleHTTPRequestHandler) as unknown as Configurable;
+  const Base = (command.cgi ? loadedModule("cgi").CGIHTTPRequestHandler : SimpleHTTPRequestHandler) as unknown as Configurable;
   let Handler = class extends Base {} as unknown as Configurable;
   if (command.quiet) {
     Handler = class extends Handler {
@@ -150,7 +208,7 @@ export function handlerClassFor(command: CommandLine, livereload: LiveReloadHub 
       override log_message(): void {}
     } as unknown as Configurable;
   }
-  if (livereload) Handler = withLiveReload(Handler, livereload);
+  if (livereload) Handler = loadedModule("livereload").withLiveReload(Handler, livereload);
   Object.defineProperty(Handler, "name", { value: Base.name });
   Handler.etag = command.etag;
   Handler.cors = command.cors;

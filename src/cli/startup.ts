@@ -12,9 +12,8 @@ import { isIP } from "node:net";
 import * as posixpath from "../py/posixpath.js";
 import type { Address } from "../socketserver/address.js";
 import { PROG, type CommandLine } from "./options.js";
-import { DEFAULT_UPLOAD_MAX, describeSize } from "../features/upload.js";
-import { removeStaleUploads } from "../features/atomic_write.js";
-import { lanUrl, qrTerminal } from "../features/qr.js";
+import { DEFAULT_UPLOAD_MAX, describeSize } from "../features/limits.js";
+import { loadedModule } from "./server.js";
 
 /** Addresses that mean every interface: IPv6 (with IPv4 mapped in) and IPv4 alone. */
 const ALL_IPV6 = new Set(["::", ""]);
@@ -144,6 +143,7 @@ export function startupText(command: CommandLine, scheme: string, address: Addre
  * code in half blocks, its URL under it.
  */
 export function qrText(scheme: string, address: Address, interfaces = networkInterfaces()): string {
+  const { lanUrl, qrTerminal } = loadedModule("qr"); // loaded for --qr by loadCommandModules
   const url = lanUrl(scheme, address, interfaces);
   return `\n${qrTerminal(url)}  ${url}\n`;
 }
@@ -197,8 +197,9 @@ function writingFlag(command: CommandLine): string | null {
  * With `--upload`: removes, in the background, the temporary files of uploads a stopped server left
  * (killed mid-upload), and says how many on stderr when there were any.
  */
-export function removeLeftoverUploads(command: CommandLine): Promise<void> {
-  if (!command.upload) return Promise.resolve();
+export async function removeLeftoverUploads(command: CommandLine): Promise<void> {
+  if (!command.upload) return;
+  const { removeStaleUploads } = await import("../features/atomic_write.js");
   return removeStaleUploads(command.directory).then(
     (removed) => {
       if (removed.length === 0) return;

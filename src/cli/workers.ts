@@ -35,11 +35,12 @@ import {
   nextSignal,
   serveUntilSignal,
 } from "./serve.js";
-import { HTTPDualStackServer, chooseServer } from "./server.js";
+import { HTTPDualStackServer, chooseServer, loadCommandModules } from "./server.js";
 import { browserUrl, openBrowser } from "./open.js";
 import { startupText, startupWarnings } from "./startup.js";
 import type { Address } from "../socketserver/address.js";
 import { settleWithin } from "../socketserver/servers.js";
+import { resumeOptimizer } from "./optimizer.js";
 
 /** Set in a worker's environment by the primary, so that only its workers run as workers. */
 const WORKER_ENV = "SIMPLEHTTP_WORKER";
@@ -84,6 +85,7 @@ export async function runWorker(command: CommandLine): Promise<number> {
   let choice;
   let httpd;
   try {
+    await loadCommandModules(command);
     choice = chooseServer(command, { shared_listen: true, print_warnings: false });
     httpd = await listen({ choice, ...command });
   } catch (error) {
@@ -134,11 +136,13 @@ function tell(message: WorkerMessage): Promise<void> {
 export async function runPrimary(command: CommandLine): Promise<number> {
   checkDirectory(command.directory);
   await bindHosts(command.bind);
+  await loadCommandModules(command);
   chooseServer(command, { print_warnings: false }); // a TLS file that cannot be used fails here, once
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster().schedulingPolicy = cluster().SCHED_NONE;
   const primary = new Primary(command);
   try {
     const { scheme, address } = await primary.start();
+    resumeOptimizer(); // the workers listen: the primary relays their logs from now on
     const signalled = nextSignal(); // before the banner: whoever reads it may interrupt at once
     process.stdout.write(bannerText(scheme, address) + startupText(command, scheme, address));
     process.stderr.write(startupWarnings(command));

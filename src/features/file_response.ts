@@ -15,6 +15,9 @@
  * file to send is then opened: from memory when it is small (the small-file cache,
  * server/file_cache.ts), or not at all when its compression is cached. So a precompressed file, or
  * a file with `--etag`, costs what Python's plain file costs (a stat, and a read from memory).
+ *
+ * compression.ts is loaded with `compress` or `precompressed` (server/feature_modules.ts), and
+ * read here as `loaded.compression` only where one of them is on.
  */
 import { accessSync, constants, type Stats } from "node:fs";
 import { BytesIO, FileIO, type FileLike } from "../py/io.js";
@@ -23,17 +26,8 @@ import type { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
 import { smallFiles } from "../server/file_cache.js";
 import { evaluatePreconditions, fileETag, ifRangeHolds } from "./conditional.js";
 import { contentRange, decideRanges, multipartLayout, rangeLength, SegmentedBody, unsatisfiedRange, type ByteRange } from "./ranges.js";
-import {
-  cachedCompression,
-  chooseCoding,
-  ChunkedBody,
-  COMPRESS_MIN_SIZE,
-  CompressedBody,
-  findPrecompressed,
-  isCompressible,
-  type Coding,
-  type FoundPrecompressed,
-} from "./compression.js";
+import type { Coding, FoundPrecompressed } from "./compression.js";
+import { loadFeature, loaded } from "../server/feature_modules.js";
 
 type Handler = SimpleHTTPRequestHandler<any>;
 
@@ -71,13 +65,14 @@ interface Opened {
  * cannot be opened (`404 File not found`, sent here, as Python's `open()` failing would).
  */
 export async function sendFileHead(handler: Handler, path: string, ctype: string, stats: Stats): Promise<FileLike | null> {
+  if ((handler.compress || handler.precompressed) && loaded.compression === undefined) await loadFeature("compression");
   const unopened = new Set<Coding>();
   for (;;) {
     const choosing = chooseRepresentation(handler, path, stats, unopened);
     const rep = choosing instanceof Promise ? await choosing : choosing;
     const onTheFly = compressionFor(handler, rep, ctype, rep.stats);
     // A kept compression needs no file: the stat just taken has validated it.
-    const replay = onTheFly && handler.compress_cache ? cachedCompression(rep.path, onTheFly, rep.stats) : null;
+    const replay = onTheFly && handler.compress_cache ? loaded.compression!.cachedCompression(rep.path, onTheFly, rep.stats) : null;
     if (replay) return respond(handler, rep, ctype, { stats: rep.stats, data: null, file: null }, onTheFly, replay);
     const opened = openRepresentation(rep, path);
     const content = opened instanceof Promise ? await opened : opened;
@@ -106,7 +101,7 @@ export async function sendFileHead(handler: Handler, path: string, ctype: string
 function chooseRepresentation(handler: Handler, path: string, stats: Stats, unopened: ReadonlySet<Coding>): Representation | Promise<Representation> {
   if (!handler.precompressed) return { path, stats, coding: null, vary: false };
   const confinedTo = handler.follow_symlinks ? null : handler.directory;
-  const found = findPrecompressed(path, handler.headers.get_all("Accept-Encoding"), confinedTo, unopened);
+  const found = loaded.compression!.findPrecompressed(path, handler.headers.get_all("Accept-Encoding"), confinedTo, unopened);
   const represent = ({ chosen, any }: FoundPrecompressed): Representation =>
     chosen ? { path: chosen.path, stats: chosen.stats, coding: chosen.coding, vary: true } : { path, stats, coding: null, vary: any };
   return found instanceof Promise ? found.then(represent) : represent(found);
@@ -114,7 +109,9 @@ function chooseRepresentation(handler: Handler, path: string, stats: Stats, unop
 
 /** Whether compressing on the fly applies: the option, a compressible type of at least 1 KiB. */
 function compressible(handler: Handler, rep: Representation, ctype: string, stats: Stats): boolean {
-  return rep.coding === null && handler.compress && isCompressible(ctype) && stats.size >= COMPRESS_MIN_SIZE;
+  if (rep.coding !== null || !handler.compress) return false;
+  const { isCompressible, COMPRESS_MIN_SIZE } = loaded.compression!;
+  return isCompressible(ctype) && stats.size >= COMPRESS_MIN_SIZE;
 }
 
 /**
@@ -123,7 +120,7 @@ function compressible(handler: Handler, rep: Representation, ctype: string, stat
  */
 function compressionFor(handler: Handler, rep: Representation, ctype: string, stats: Stats): Coding | null {
   if (!compressible(handler, rep, ctype, stats) || handler.headers.has("Range")) return null;
-  return chooseCoding(handler.headers.get_all("Accept-Encoding"));
+  return loaded.compression!.chooseCoding(handler.headers.get_all("Accept-Encoding"));
 }
 
 /**
@@ -200,6 +197,7 @@ async function respond(handler: Handler, rep: Representation, ctype: string, con
     return bodyOf(content);
   }
   const record = handler.compress_cache ? { path: rep.path, stats } : null;
+  const { ChunkedBody, CompressedBody } = loaded.compression!;
   const body = replay ?? new CompressedBody(bodyOf(content), onTheFly, stats.size, record);
   // No length is known in advance: chunks on HTTP/1.1, else the end of the connection.
   if (handler.request_version >= "HTTP/1.1" && handler.protocol_version >= "HTTP/1.1") {

@@ -29,8 +29,7 @@ import { breadcrumbs, goFileMode, humanSize, localMinute } from "./rich_listing.
 import { fileIcon, listingPolicy, page, row, FIRST_ORDER, type SortKey, type SortOrder } from "./rich_listing_page.js";
 import { SHARE_STYLE, searchForm } from "./share_page.js";
 
-export const DEFAULT_SEARCH_MAX_ENTRIES = 100_000;
-export const DEFAULT_SEARCH_TIMEOUT = 5;
+export { DEFAULT_SEARCH_MAX_ENTRIES, DEFAULT_SEARCH_TIMEOUT } from "./limits.js";
 /** The most matches one search returns. */
 export const SEARCH_MAX_RESULTS = 1000;
 /** The query parameter of a search. */

@@ -18,9 +18,9 @@ import type { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
 import { isWithin } from "./symlinks.js";
 import { isUploadTemp } from "./atomic_write.js";
 import { hasHiddenSegment } from "./dotfiles.js";
+import { describeSize } from "./limits.js";
 
-/** `upload_max`'s default: 1 GiB. */
-export const DEFAULT_UPLOAD_MAX = 1024 ** 3;
+export { DEFAULT_UPLOAD_MAX, describeSize, parseSize } from "./limits.js";
 
 /** What a form may add to `upload_max` for its own framing and fields. */
 export const FORM_OVERHEAD = 1024 * 1024;
@@ -50,35 +50,7 @@ export type UploadHandler = Pick<
 > & { cgi_directories?: readonly string[] };
 
 // ---------------------------------------------------------------------------------------------
-// Sizes
-
-const UNITS: readonly [suffix: string, bytes: number][] = [
-  ["T", 1024 ** 4],
-  ["G", 1024 ** 3],
-  ["M", 1024 ** 2],
-  ["K", 1024],
-];
-const SIZE = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i;
-
-/**
- * A size as `--upload-max` takes it: bytes, or a number with `K`, `M`, `G` or `T` (powers of 1024;
- * `KB`, `KiB`, any case, the same), e.g. `500M`, `1.5G`. `0` is `null`: no limit.
- * @throws RangeError for anything else
- */
-export function parseSize(text: string): number | null {
-  const match = SIZE.exec(text);
-  if (!match) throw new RangeError(`invalid size ${JSON.stringify(text)} (expected bytes, or a number with K, M, G or T)`);
-  const unit = UNITS.find(([suffix]) => suffix === match[2]!.toUpperCase())?.[1] ?? 1;
-  const bytes = Math.floor(Number(match[1]) * unit);
-  if (!Number.isSafeInteger(bytes)) throw new RangeError(`size ${JSON.stringify(text)} is too large`);
-  return bytes === 0 ? null : bytes;
-}
-
-/** `1 GiB`, `500 MiB`, `1536 bytes`: the largest unit that divides it exactly. */
-export function describeSize(bytes: number): string {
-  for (const [suffix, unit] of UNITS) if (bytes >= unit && bytes % unit === 0) return `${bytes / unit} ${suffix}iB`;
-  return `${bytes} byte${bytes === 1 ? "" : "s"}`;
-}
+// Sizes (the parsing and wording are limits.ts's, which the command line loads without uploads)
 
 /** `413 Upload larger than 1 GiB`. */
 export function tooLarge(limit: number): Refusal {

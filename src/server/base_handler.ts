@@ -33,7 +33,7 @@ import {
 import { FramingError, NO_BODY, requestFraming } from "../http/framing.js";
 import { ChunkedEncodingError } from "../http/chunked.js";
 import { RequestBody, RequestBodyError, type BodyOptions } from "./request_body.js";
-import { parseForm, type FormOptions, type FormPart } from "./forms.js";
+import type { FormOptions, FormPart } from "./forms.js";
 import { responses as statusResponses, type Responses } from "../http/status.js";
 import { formatHttpDate, httpDateNow, logDateNow, WEEKDAY_NAMES, MONTH_NAMES } from "../http/dates.js";
 import { percentFormat, pyRepr } from "../py/format.js";
@@ -392,7 +392,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
    * Limits and their errors: see `FormOptions` (src/server/forms.ts).
    */
   form(options: FormOptions = {}): AsyncGenerator<FormPart, void, undefined> {
-    return parseForm(this.headers, this.body({ limit: options.limit ?? Infinity }), options);
+    return parsedForm(this.headers, this.body({ limit: options.limit ?? Infinity }), options);
   }
 
   /**
@@ -818,6 +818,15 @@ function written(result: unknown): Promise<void> {
 }
 
 async function* noChunks(): AsyncGenerator<Buffer, void, undefined> {}
+
+/**
+ * `parseForm` (forms.ts), whose module is loaded by the first form parsed: a server that never
+ * reads a form never compiles it.
+ */
+async function* parsedForm(headers: HTTPMessage, body: AsyncIterable<Buffer>, options: FormOptions): AsyncGenerator<FormPart, void, undefined> {
+  const { parseForm } = await import("./forms.js");
+  yield* parseForm(headers, body, options);
+}
 
 let versionCache = { server: "", sys: "", text: " " };
 const HTTP_11: [number, number] = [1, 1];

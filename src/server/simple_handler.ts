@@ -26,7 +26,9 @@
  * `allow_delete`, `allow_mkdir`, `allow_move` and `webdav`, which give the constructor's handler
  * the WebDAV methods (`do_DELETE`, `do_MKCOL`, `do_MOVE`, `do_PROPFIND` …) and `do_OPTIONS` its
  * WebDAV answer; `archive` and `search` (`directory_response`), `qr` and `readme` (the rich
- * listing). Their logic is in src/features/ (one module each); this class only calls it. How
+ * listing). Their logic is in src/features/ (one module each); this class only calls it. The
+ * modules of uploads, managing files, WebDAV, the rich listing, archives and search are
+ * loaded when their option is on (feature_modules.ts), not by every server. How
  * files are copied (copy_chunks.ts), paths translated (translate_path.ts) and directories read
  * (listdir.ts) are in files of their own.
  */
@@ -53,15 +55,12 @@ import { smallFiles } from "./file_cache.js";
 import { WRITTEN } from "../socketserver/writer.js";
 import { checkCharset, withCharset } from "../features/charset.js";
 import { isHiddenPath, withoutDotfiles } from "../features/dotfiles.js";
-import { sendRichListing, type ListingStyle } from "../features/rich_listing.js";
-import { DEFAULT_UPLOAD_MAX, addUploadMethods, precheckUpload } from "../features/upload.js";
-import { UPLOAD_FOOTER } from "../features/upload_page.js";
-import { isUploadTemp } from "../features/atomic_write.js";
+import type { ListingStyle } from "../features/rich_listing.js";
+// auth.ts is loaded with the class, not on demand: a handler refuses a bad `auth` list when it
+// is created (and the command line parses --auth with it anyway).
 import { checkAccess, checkCredentials, type AuthScope } from "../features/auth.js";
-import { addManageMethods } from "../features/manage.js";
-import { addWebdavMethods, answerOptions, precheckWebdav } from "../features/webdav.js";
-import { downloadLinks, requestedArchive, sendArchive } from "../features/archive.js";
-import { DEFAULT_SEARCH_MAX_ENTRIES, DEFAULT_SEARCH_TIMEOUT, requestedSearch, sendSearch } from "../features/search.js";
+import { DEFAULT_SEARCH_MAX_ENTRIES, DEFAULT_SEARCH_TIMEOUT, DEFAULT_UPLOAD_MAX } from "../features/limits.js";
+import { loadFeature, loadFeaturesFor, loaded } from "./feature_modules.js";
 import { copyInChunks, type Writable } from "./copy_chunks.js";
 import { translatePath } from "./translate_path.js";
 import { listSorted, statOrNull, type ListingEntry } from "./listdir.js";
@@ -361,15 +360,33 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   private responseCode = 0;
   /** Headers for the next `end_headers()` (see `defer_header`). */
   private deferredHeaders: HeaderField[] = [];
+  /** The feature modules this handler's options need, while they load (null once they are in). */
+  private featuresLoading: Promise<void> | null = null;
   /** The directory served, as a path (`os.fspath`). */
   directory: string;
 
   constructor(request: Socket, client_address: Address, server: S, options: SimpleHTTPRequestHandlerOptions = {}) {
     super(request, client_address, server);
     this.directory = fspath(options.directory ?? (this.constructor as SimpleHandlerClass).directory ?? process.cwd());
-    if (this.upload) addUploadMethods(this);
-    if (this.allow_delete || this.allow_mkdir || this.allow_move) addManageMethods(this);
-    if (this.webdav) addWebdavMethods(this);
+    this.featuresLoading = loadFeaturesFor(this);
+    if (this.featuresLoading === null) this.addFeatureMethods();
+  }
+
+  /**
+   * Gives this handler the methods its options add (`do_PUT`, `do_DELETE`, `do_PROPFIND` …):
+   * in the constructor once their modules are loaded, else in `parse_request()` once they are.
+   */
+  private addFeatureMethods(): void {
+    if (this.upload) loaded.upload!.addUploadMethods(this);
+    if (this.allow_delete || this.allow_mkdir || this.allow_move) loaded.manage!.addManageMethods(this);
+    if (this.webdav) loaded.webdav!.addWebdavMethods(this);
+  }
+
+  /** Once the feature modules this handler waited for are in: what the constructor would have done. */
+  private async featuresLoaded(loading: Promise<void>): Promise<void> {
+    await loading;
+    this.featuresLoading = null;
+    this.addFeatureMethods();
   }
 
   /**
@@ -405,8 +422,14 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   }
 
 
-  /** With `auth`, also checks the credentials once the request is parsed (features/auth.ts). */
+  /**
+   * With `auth`, also checks the credentials once the request is parsed (features/auth.ts). A
+   * request on a connection that came while its options' feature modules were still loading
+   * (the first of a class, see feature_modules.ts) waits for them first: here rather than in
+   * `setup()`, so a subclass's own `setup()` cannot skip the wait.
+   */
   override async parse_request(): Promise<boolean> {
+    if (this.featuresLoading !== null) await this.featuresLoaded(this.featuresLoading);
     if (this.auth === null) return super.parse_request();
     this.accessChecked = false;
     if (!(await super.parse_request())) return false;
@@ -417,8 +440,8 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
   override async handle_expect_100(): Promise<boolean> {
     this.accessChecked = true;
     if (this.auth !== null && !(await checkAccess(this))) return false;
-    if (this.upload && !(await precheckUpload(this))) return false;
-    if (this.webdav && !(await precheckWebdav(this))) return false;
+    if (this.upload && !(await (loaded.upload ?? (await loadFeature("upload"))).precheckUpload(this))) return false;
+    if (this.webdav && !(await (loaded.webdav ?? (await loadFeature("webdav"))).precheckWebdav(this))) return false;
     return super.handle_expect_100();
   }
 
@@ -429,7 +452,7 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   async do_OPTIONS(): Promise<void> {
     const preflight = this.cors && isPreflight(this.headers);
-    if (this.webdav && !preflight) return answerOptions(this);
+    if (this.webdav && !preflight) return (loaded.webdav ?? (await loadFeature("webdav"))).answerOptions(this);
     if (!preflight) {
       return this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
     }
@@ -607,12 +630,16 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
    */
   directory_response(path: string): Promise<FileLike | null> | null {
     if (this.archive) {
-      const format = requestedArchive(this.path);
-      if (format !== null) return sendArchive(this, path, format);
+      const archive = loaded.archive;
+      if (archive === undefined) return loadFeature("archive").then(() => this.directory_response(path));
+      const format = archive.requestedArchive(this.path);
+      if (format !== null) return archive.sendArchive(this, path, format);
     }
     if (this.search) {
-      const query = requestedSearch(this.path);
-      if (query !== null) return sendSearch(this, path, query);
+      const search = loaded.search;
+      if (search === undefined) return loadFeature("search").then(() => this.directory_response(path));
+      const query = search.requestedSearch(this.path);
+      if (query !== null) return search.sendSearch(this, path, query);
     }
     return null;
   }
@@ -640,8 +667,11 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       return null;
     }
     if (!this.dotfiles) entries = withoutDotfiles(entries, this.path);
-    if (this.upload) entries = entries.filter(({ name }) => !isUploadTemp(name));
-    if (this.listing === "rich") return sendRichListing(this, path, entries);
+    if (this.upload) {
+      const { isUploadTemp } = loaded.atomic_write ?? (await loadFeature("atomic_write"));
+      entries = entries.filter(({ name }) => !isUploadTemp(name));
+    }
+    if (this.listing === "rich") return (loaded.rich_listing ?? (await loadFeature("rich_listing"))).sendRichListing(this, path, entries);
     const displaypath = htmlEscape(unquoteWithFallback(this.path.split("#", 1)[0]!.split("?", 1)[0]!), false);
     const title = `Directory listing for ${displaypath}`;
     const lines = [
@@ -664,8 +694,9 @@ export class SimpleHTTPRequestHandler<S extends BaseServer = BaseServer> extends
       if (isLink) displayname = name + "@";
       lines.push(`<li><a href="${quote(linkname, { errors: "surrogatepass" })}">${htmlEscape(displayname, false)}</a></li>`);
     }
-    const downloads = this.archive ? `<p>${downloadLinks()}</p>\n` : "";
-    lines.push(`</ul>\n<hr>\n${downloads}${this.upload ? UPLOAD_FOOTER : ""}</body>\n</html>\n`);
+    const downloads = this.archive ? `<p>${(loaded.archive ?? (await loadFeature("archive"))).downloadLinks()}</p>\n` : "";
+    const uploadForm = this.upload ? (loaded.upload_page ?? (await loadFeature("upload_page"))).UPLOAD_FOOTER : "";
+    lines.push(`</ul>\n<hr>\n${downloads}${uploadForm}</body>\n</html>\n`);
     const encoded = encodeListing(lines.join("\n"));
     this.send_response(200);
     this.send_header("Content-type", "text/html; charset=utf-8");

@@ -4,7 +4,6 @@
  */
 import { isIP } from "node:net";
 import { hostname } from "node:os";
-import { lookup, lookupService } from "node:dns/promises";
 
 /** `(host, port)`. */
 export type Address = [host: string, port: number];
@@ -27,7 +26,7 @@ export function familyOf(host: string): AddressFamily {
 export async function resolveBindHost(host: string, family: AddressFamily): Promise<string> {
   if (host === "") return family === AF_INET6 ? "::" : "0.0.0.0";
   if (isIP(host)) return host;
-  const { address } = await lookup(host, { family: family === AF_INET6 ? 6 : 4 });
+  const { address } = await dns().lookup(host, { family: family === AF_INET6 ? 6 : 4 });
   return address;
 }
 
@@ -39,6 +38,11 @@ export function addressRepr(address: readonly unknown[] | string): string {
   if (typeof address === "string") return address;
   const parts = address.map((part) => (typeof part === "string" ? `'${part}'` : String(part)));
   return `(${parts.join(", ")}${parts.length === 1 ? "," : ""})`;
+}
+
+/** node:dns/promises, loaded by the first name looked up: a server bound to an address never needs it. */
+function dns(): typeof import("node:dns/promises") {
+  return process.getBuiltinModule("node:dns/promises");
 }
 
 const FQDN_TIMEOUT_MS = 2000;
@@ -60,8 +64,8 @@ export async function getfqdn(name = ""): Promise<string> {
 }
 
 async function reverseLookup(name: string): Promise<string | null> {
-  const address = isIP(name) ? name : (await lookup(name)).address;
-  const { hostname: found } = await lookupService(address, 0);
+  const address = isIP(name) ? name : (await dns().lookup(name)).address;
+  const { hostname: found } = await dns().lookupService(address, 0);
   return found && !isIP(found) ? found : null;
 }
 
