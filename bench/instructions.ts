@@ -4,27 +4,53 @@
  * Counts user-space instructions of the main thread only (the event loop: JavaScript, V8, Node,
  * libuv); the kernel's work (system calls, TCP) and V8's helper threads are not in it.
  *
- *   npm run build && node dist/bench/instructions.js [--mode close|keepalive] [--requests N]
+ *   npm run build && node dist/bench/instructions.js [--mode close|keepalive] [--tls [--resume]] [--requests N]
  *     [--batches B] [--path /1k.bin] [--flags "…"] dist/src/cli/main.js /tmp/old/dist/src/cli/main.js
+ *
+ * `--tls` serves over HTTPS (`--tls-cert`/`--tls-key` with the benchmark's certificate) and
+ * loads with TLS 1.3 and the benchmark's one cipher suite; a baseline command may name the
+ * certificate as `{cert}` and `{key}` (`"node dist/bench/baseline-https.js {port} {cert} {key}"`).
+ * New TLS connections make full handshakes; with `--resume` every other one resumes the session
+ * of the last (a TLS 1.3 ticket), as wrk's do (it keeps the session across `SSL_clear`), so the
+ * server's own work per connection weighs as it does in the benchmark.
+ * `--keep` keeps each build's callgrind dumps and prints where, for `callgrind_annotate`.
  *
  * Each build's command line is started under `valgrind --tool=callgrind --separate-threads=yes`
  * with the flags the benchmark uses (`-p HTTP/1.1` for keep-alive), warmed up with N requests,
  * then B batches of N requests are counted (`callgrind_control --zero` … `--dump`).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { connect as connectPlain, type Socket } from "node:net";
+import { connect as connectTLS } from "node:tls";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { atExit, installCleanup, start, stop, stopAll } from "./children.js";
 import { buildFixture, removeFixture } from "./fixture.js";
 import { freePort, HOST } from "./peers.js";
+import { TLS_SUITE } from "./load.js";
 import { median } from "./report.js";
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+/** A connection to the server under test, plain or TLS; `ready` is its event once it may send. */
+function connect(port: number, tls: TLSMode | null): { socket: Socket; ready: string } {
+  if (!tls) return { socket: connectPlain(port, HOST), ready: "connect" };
+  const session = tls.resume && tls.connections++ % 2 === 1 ? tls.session : undefined;
+  const socket = connectTLS({ port, host: HOST, rejectUnauthorized: false, minVersion: "TLSv1.3", ciphers: TLS_SUITE, ALPNProtocols: ["http/1.1"], session });
+  if (tls.resume) socket.on("session", (ticket: Buffer) => (tls.session = ticket));
+  return { socket, ready: "secureConnect" };
+}
+
+/** The client's TLS state: whether it resumes sessions, and the last ticket it was given. */
+interface TLSMode {
+  resume: boolean;
+  connections: number;
+  session?: Buffer;
 }
 
 function builds(): string[] {
@@ -39,20 +65,20 @@ function builds(): string[] {
 }
 
 /** `n` GETs of `path`: each on a new connection (`close`), or over `connections` kept-alive ones. */
-async function load(port: number, n: number, path: string, mode: string, connections: number): Promise<void> {
+async function load(port: number, n: number, path: string, mode: string, connections: number, tls: TLSMode | null): Promise<void> {
   const close = mode === "close";
   const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n${close ? "Connection: close\r\n" : ""}\r\n`);
   let started = 0;
   const oneConnection = (): Promise<void> =>
     new Promise((resolveConnection) => {
-      const socket = connect(port, HOST);
+      const { socket, ready } = connect(port, tls);
       let pending = Buffer.alloc(0);
       const next = () => {
         if (started >= n) return socket.end();
         started++;
         socket.write(request);
       };
-      socket.on("connect", next);
+      socket.on(ready, next);
       socket.on("data", (data: Buffer) => {
         if (close) return;
         // Keep-alive: one response at a time; its end is its Content-Length after the head.
@@ -82,7 +108,7 @@ async function load(port: number, n: number, path: string, mode: string, connect
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolveCheck) => {
-    const socket = connect(port, HOST);
+    const socket = connectPlain(port, HOST);
     socket.once("connect", () => {
       socket.destroy();
       resolveCheck(true);
@@ -97,19 +123,39 @@ function mainThreadInstructions(dir: string, seen: Set<string>): number {
   if (files.length !== 1) throw new Error(`expected one new main-thread dump in ${dir}, found ${files.join(", ") || "none"}`);
   seen.add(files[0]!);
   const text = readFileSync(join(dir, files[0]!), "latin1");
+  writeFileSync(join(dir, `batch${seen.size}.callgrind`), text, "latin1"); // for `--keep`
   const summary = /^summary: (\d+)/m.exec(text) ?? /^totals: (\d+)/m.exec(text);
   if (!summary) throw new Error(`no summary in ${files[0]}`);
   return Number(summary[1]);
 }
 
-async function count(main: string, www: string, options: { mode: string; n: number; batches: number; path: string; flags: string[]; connections: number }): Promise<number[]> {
+interface Options {
+  mode: string;
+  n: number;
+  batches: number;
+  path: string;
+  flags: string[];
+  connections: number;
+  tls: { cert: string; key: string } | null;
+  keep: boolean;
+  resume: boolean;
+}
+
+async function count(main: string, www: string, options: Options): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), "simplehttp-callgrind-"));
   const port = await freePort();
   // A build's main.js, or a whole command with `{port}` in it (a baseline: `node dist/bench/baseline-net.js {port}`).
+  const tlsFlags = options.tls ? ["--tls-cert", options.tls.cert, "--tls-key", options.tls.key] : [];
   const command = main.includes("{port}")
-    ? main.replaceAll("{port}", String(port)).split(" ").map((word) => (word === "node" ? process.execPath : word))
-    : [process.execPath, main, String(port), "-b", HOST, "-d", www, ...options.flags];
-  const args = ["--tool=callgrind", "--fair-sched=yes", "--separate-threads=yes", `--callgrind-out-file=${dir}/cg.%p`, ...command];
+    ? main
+        .replaceAll("{port}", String(port))
+        .replaceAll("{cert}", options.tls?.cert ?? "")
+        .replaceAll("{key}", options.tls?.key ?? "")
+        .split(" ")
+        .map((word) => (word === "node" ? process.execPath : word))
+    : [process.execPath, main, String(port), "-b", HOST, "-d", www, ...tlsFlags, ...options.flags];
+  // Names uncompressed: each dump then stands alone for `callgrind_annotate` (`--keep`).
+  const args = ["--tool=callgrind", "--fair-sched=yes", "--separate-threads=yes", "--compress-strings=no", `--callgrind-out-file=${dir}/cg.%p`, ...command];
   const child = start("taskset", ["-c", "0", "valgrind", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.resume();
   child.stderr!.resume();
@@ -120,12 +166,13 @@ async function count(main: string, www: string, options: { mode: string; n: numb
       await sleep(500);
     }
     const pid = String(child.pid);
-    await load(port, 2 * options.n, options.path, options.mode, options.connections); // warm-up: JIT, caches
+    const clientTLS: TLSMode | null = options.tls ? { resume: options.resume, connections: 0 } : null;
+    await load(port, 2 * options.n, options.path, options.mode, options.connections, clientTLS); // warm-up: JIT, caches
     const seen = new Set<string>();
     const perRequest: number[] = [];
     for (let b = 0; b < options.batches; b++) {
       spawnSync("callgrind_control", ["--zero", pid], { stdio: "ignore" });
-      await load(port, options.n, options.path, options.mode, options.connections);
+      await load(port, options.n, options.path, options.mode, options.connections, clientTLS);
       spawnSync("callgrind_control", ["--dump", pid], { stdio: "ignore" });
       await sleep(500);
       perRequest.push(mainThreadInstructions(dir, seen) / options.n);
@@ -134,7 +181,9 @@ async function count(main: string, www: string, options: { mode: string; n: numb
     return perRequest;
   } finally {
     await stop(child, 5000);
-    rmSync(dir, { recursive: true, force: true });
+    // `--keep`: the dumps stay, for `callgrind_annotate` (which functions the instructions go to).
+    if (options.keep) process.stderr.write(`${main}: callgrind dumps kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -146,13 +195,16 @@ async function main(): Promise<void> {
   const fixture = buildFixture();
   atExit(() => removeFixture(fixture));
   const flags = [...(mode === "close" ? [] : ["-p", "HTTP/1.1"]), ...option("--flags", "").split(" ").filter(Boolean)];
-  const options = {
+  const options: Options = {
     mode,
     n: Number(option("--requests", "1000")),
     batches: Number(option("--batches", "3")),
     path: option("--path", "/1k.bin"),
     flags,
     connections: Number(option("--connections", "10")),
+    tls: process.argv.includes("--tls") ? fixture.tls : null,
+    keep: process.argv.includes("--keep"),
+    resume: process.argv.includes("--resume"),
   };
   const results: string[] = [];
   let first = 0;
@@ -162,7 +214,7 @@ async function main(): Promise<void> {
     first ||= m;
     results.push(`${main}: ${Math.round(m).toLocaleString("en-US")} instructions per request (${(m / first).toFixed(3)}× the first; batches ${counts.map((c) => Math.round(c / 1000) + "k").join(", ")})`);
   }
-  process.stdout.write(`${mode}, ${options.path}, ${options.n} requests per batch, main thread:\n${results.join("\n")}\n`);
+  process.stdout.write(`${mode}${options.tls ? ` over TLS${options.resume ? " (every other session resumed)" : ""}` : ""}, ${options.path}, ${options.n} requests per batch, main thread:\n${results.join("\n")}\n`);
 }
 
 main()

@@ -361,3 +361,108 @@ test("through the command line with --workers 2 and -p HTTP/1.1: each renegotiat
     await stop(proc);
   }
 });
+
+/** A handler that records every `write()` its TLS socket sees while `body` is sent. */
+class Recorded extends BaseHTTPRequestHandler {
+  override protocol_version = "HTTP/1.1";
+  static writes: number[] = [];
+  static parts: (string | Buffer)[] = [];
+  do_GET() {
+    const socket = this.connection as TLSSocket & { write: (...args: any[]) => boolean };
+    const write = socket.write;
+    socket.write = (...args: any[]) => {
+      Recorded.writes.push(typeof args[0] === "string" ? Buffer.byteLength(args[0], args[1]) : args[0].length);
+      return write.apply(socket, args);
+    };
+    const body = Buffer.concat(Recorded.parts.map((part) => (typeof part === "string" ? Buffer.from(part) : part)));
+    this.send_response(200);
+    this.send_header("Content-Length", body.length);
+    this.end_headers();
+    // Strings (UTF-8) and bytes, small and large, not awaited: the writer keeps them in order.
+    for (const part of Recorded.parts) void this.wfile.write(part);
+    return this.wfile.flush();
+  }
+}
+
+async function recordedExchange(parts: (string | Buffer)[]): Promise<{ body: Buffer; writes: number[]; expected: Buffer }> {
+  Recorded.parts = parts;
+  Recorded.writes = [];
+  const expected = Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part) : part)));
+  const server = new ThreadingHTTPSServer(["127.0.0.1", 0], Recorded, true, basic);
+  await server.ready;
+  const loop = server.serve_forever(0.05);
+  const log = captureStderr();
+  try {
+    const { reply } = await tlsExchange(server.server_port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", (text) => {
+      const head = text.indexOf("\r\n\r\n");
+      return head >= 0 && text.length - head - 4 >= expected.length;
+    });
+    const raw = Buffer.from(reply, "latin1");
+    return { body: raw.subarray(raw.indexOf("\r\n\r\n") + 4), writes: Recorded.writes, expected };
+  } finally {
+    log.restore();
+    await server.shutdown();
+    await loop;
+    await server.server_close();
+  }
+}
+
+test("over TLS, the status line, headers and a small body reach the TLS socket as one write", async () => {
+  const { body, writes, expected } = await recordedExchange(["caf\u00e9 ", Buffer.from("small body")]);
+  assert.deepEqual(body, expected);
+  assert.equal(writes.length, 1, `writes: ${writes.join(", ")}`);
+});
+
+test("over TLS, small and large writes arrive whole and in order", async () => {
+  const large = Buffer.alloc(200 * 1024);
+  for (let i = 0; i < large.length; i++) large[i] = (i * 7) & 0xff;
+  const parts = ["\u00e9t\u00e9 ", Buffer.from("a"), large, "tail \u2713", Buffer.alloc(20_000, 0x62), Buffer.from("end")];
+  const { body, writes, expected } = await recordedExchange(parts);
+  assert.equal(body.length, expected.length);
+  assert.ok(body.equals(expected), "the body is the parts, in order");
+  // Joined where small, passed through where large: fewer writes than parts, every byte once.
+  assert.ok(writes.length < parts.length + 1, `writes: ${writes.join(", ")}`);
+  assert.equal(writes.reduce((a, b) => a + b, 0) > expected.length, true);
+});
+
+test("over TLS, files of every size class are served whole (pooled read buffers are not reused while held)", async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { SimpleHTTPRequestHandler } = await import("../src/server/simple_handler.js");
+  const root = mkdtempSync(join(tmpdir(), "simplehttp-tls-files-"));
+  const sizes = [0, 1, 5 * 1024, 16 * 1024 - 1, 70 * 1024, 1024 * 1024 + 3];
+  const files = sizes.map((size, n) => {
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) data[i] = (i * 31 + n) & 0xff;
+    writeFileSync(join(root, `f${n}.bin`), data);
+    return data;
+  });
+  class Files extends SimpleHTTPRequestHandler {
+    override protocol_version = "HTTP/1.1";
+    override log_message() {}
+  }
+  const server = new ThreadingHTTPSServer(["127.0.0.1", 0], Files.with_directory(root), true, basic);
+  await server.ready;
+  const loop = server.serve_forever(0.05);
+  try {
+    const requests = sizes.map((_, n) => `GET /f${n}.bin HTTP/1.1\r\nHost: x\r\n\r\n`).join("");
+    const total = files.reduce((sum, data) => sum + data.length, 0);
+    const { reply } = await tlsExchange(server.server_port, requests, (text) => text.length > total && (text.match(/HTTP\/1\.1 200/g)?.length ?? 0) === sizes.length && text.endsWith(files.at(-1)!.subarray(-3).toString("latin1")));
+    let rest = Buffer.from(reply, "latin1");
+    for (const data of files) {
+      const head = rest.indexOf("\r\n\r\n");
+      assert.ok(head > 0);
+      const length = Number(/Content-Length: (\d+)/.exec(rest.subarray(0, head).toString("latin1"))![1]);
+      assert.equal(length, data.length);
+      assert.ok(rest.subarray(head + 4, head + 4 + length).equals(data), `a file of ${data.length} bytes arrives whole`);
+      rest = rest.subarray(head + 4 + length);
+    }
+    assert.equal(rest.length, 0);
+  } finally {
+    await server.shutdown();
+    await loop;
+    await server.server_close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

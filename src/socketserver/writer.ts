@@ -89,8 +89,20 @@ function quietRejection(error: Error): Promise<void> {
   return promise;
 }
 
+/**
+ * Small writes to a TLS socket are joined into one Buffer, up to this many bytes (a TLS record's
+ * payload), before the socket sees them: see `SocketWriter.hold`.
+ */
+const JOIN_LIMIT = 16 * 1024;
+
 export class SocketWriter {
   private corked = false;
+  /** Whether small writes are joined (TLS sockets): see `hold()`. */
+  private readonly joins: boolean;
+  /** Writes held to be joined, their encodings, and their total size in bytes. */
+  private held: (Uint8Array | string)[] = [];
+  private heldEncodings: (BufferEncoding | undefined)[] = [];
+  private heldBytes = 0;
   private lastError: Error | null = null;
   private rejectWaiter: ((error: Error) => void) | null = null;
   /** The one Promise every write waiting for `drain` shares (one pair of listeners, however many wait). */
@@ -102,7 +114,9 @@ export class SocketWriter {
    */
   waitingSince = 0;
 
-  constructor(private readonly socket: Socket) {}
+  constructor(private readonly socket: Socket) {
+    this.joins = (socket as Socket & { encrypted?: boolean }).encrypted === true;
+  }
 
   /**
    * Why writes fail: a timeout (`fail()`), else the socket's own error as Python's
@@ -118,7 +132,58 @@ export class SocketWriter {
   /** Sends what was written since the socket was corked (called by `uncorkAll`). @internal */
   uncork(): void {
     this.corked = false;
+    if (this.heldBytes > 0) this.release();
     this.socket.uncork();
+  }
+
+  /**
+   * Holds a small write to a TLS socket until the writer uncorks, to join it with the others
+   * (status line and headers with a small body): one Buffer reaches the socket, which Node's TLS
+   * layer encrypts as it is (`SSL_write`), where a `writev` of a string and a Buffer costs an
+   * encoding pass into a buffer of its own, then a copy of both into one more. Only while the
+   * socket would take it without reaching its high-water mark, so backpressure is unchanged.
+   * Returns false when the write must go to the socket now (after what is held).
+   */
+  private hold(data: Uint8Array | string, encoding: BufferEncoding | undefined): boolean {
+    const bytes = typeof data !== "string" ? data.byteLength : encoding === "latin1" ? data.length : Buffer.byteLength(data, encoding);
+    const socket = this.socket;
+    if (this.heldBytes + bytes > JOIN_LIMIT || socket.writableLength + this.heldBytes + bytes >= socket.writableHighWaterMark) {
+      if (this.heldBytes > 0) this.release();
+      return false;
+    }
+    this.held.push(data);
+    this.heldEncodings.push(encoding);
+    this.heldBytes += bytes;
+    return true;
+  }
+
+  /** Writes what `hold()` kept to the socket, joined into one Buffer when it is more than one write. */
+  private release(): void {
+    const held = this.held;
+    const encodings = this.heldEncodings;
+    const bytes = this.heldBytes;
+    this.held = [];
+    this.heldEncodings = [];
+    this.heldBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (held.length === 1) {
+      const encoding = encodings[0];
+      if (encoding === undefined) socket.write(held[0]!);
+      else socket.write(held[0]!, encoding);
+      return;
+    }
+    const joined = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (let i = 0; i < held.length; i++) {
+      const data = held[i]!;
+      if (typeof data === "string") at += joined.write(data, at, encodings[i] ?? "utf8");
+      else {
+        joined.set(data, at);
+        at += data.byteLength;
+      }
+    }
+    socket.write(joined);
   }
 
   /** True while what was written waits in user space for the socket to drain. */
@@ -128,7 +193,7 @@ export class SocketWriter {
 
   /** Bytes written and not yet handed to the kernel (buffers of a write are free again at 0). */
   get writableLength(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.heldBytes;
   }
 
   /** True when the peer can no longer receive what we write. */
@@ -148,6 +213,7 @@ export class SocketWriter {
       this.socket.cork();
       if (corkedWriters.push(this) === 1) setImmediate(uncorkAll);
     }
+    if (this.joins && this.hold(data, encoding)) return WRITTEN;
     if (encoding === undefined ? this.socket.write(data) : this.socket.write(data, encoding)) return WRITTEN;
     return this.drained();
   }
