@@ -8,7 +8,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fs from "node:fs";
-import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
+import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
 import { randomBytes } from "node:crypto";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
 import { BaseHTTPRequestHandler } from "../src/server/base_handler.js";
@@ -24,6 +26,7 @@ import {
 } from "../src/features/compression.js";
 import type { RequestHandlerClass } from "../src/socketserver/servers.js";
 import { captureStderr, exchange, masked, serve, type Running } from "./helpers.js";
+import { MAIN } from "./cli_process.js";
 import {
   buildTree,
   dechunk,
@@ -785,6 +788,39 @@ describe("precompressed", () => {
     assert.equal(gone.header("Content-Encoding"), undefined);
     assert.equal(gone.header("Vary"), undefined);
     assert.ok(gone.body.equals(text(5000)));
+  });
+
+  test("x.br is not sent while x itself cannot be read (Python's open of x fails: 404); beside a readable x it is", async (t) => {
+    // Readability is judged by the server's user, so the server runs as nobody (root reads anything).
+    if (process.getuid?.() !== 0) return t.skip("needs root to run the server as nobody");
+    const nobody = fs.readFileSync("/etc/passwd", "utf8").split("\n").map((line) => line.split(":")).find((fields) => fields[0] === "nobody");
+    if (!nobody) return t.skip("no nobody user");
+    const dir = fs.mkdtempSync(join(tmpdir(), "simplehttp-pre-"));
+    fs.chmodSync(dir, 0o755);
+    for (const name of ["locked.js", "open.js"]) {
+      fs.writeFileSync(join(dir, name), text(3000));
+      fs.writeFileSync(join(dir, `${name}.br`), brotliCompressSync(text(3000)));
+      fs.chmodSync(join(dir, `${name}.br`), 0o644);
+    }
+    fs.chmodSync(join(dir, "open.js"), 0o644);
+    fs.chmodSync(join(dir, "locked.js"), 0o600);
+    const child = spawn(process.execPath, [MAIN, "--precompressed", "-b", "127.0.0.1", "-d", dir, "0"], {
+      uid: Number(nobody[2]),
+      gid: Number(nobody[3]),
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      let out = "";
+      child.stdout!.on("data", (chunk) => (out += chunk));
+      while (!/port (\d+)/.test(out)) await new Promise((resolve) => setTimeout(resolve, 20));
+      const port = Number(/port (\d+)/.exec(out)![1]);
+      const get = (path: string) => exchange(port, `GET ${path} HTTP/1.0\r\nAccept-Encoding: br\r\n\r\n`);
+      assert.match((await get("/locked.js")).toString("latin1"), /^HTTP\/1\.0 404 File not found\r\n/);
+      assert.match((await get("/open.js")).toString("latin1"), /^HTTP\/1\.0 200 OK\r\n[^]*Content-Encoding: br\r\n/);
+    } finally {
+      child.kill("SIGKILL");
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("with compress on too, a precompressed file wins, and the rest is compressed on the fly", async () => {

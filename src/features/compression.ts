@@ -88,6 +88,29 @@ export function parseAcceptEncoding(value: string): Map<string, number> {
 }
 
 /**
+ * `parseAcceptEncoding` of a request's `Accept-Encoding` values, remembered: browsers send one of
+ * a handful of values, and each response with `--compress` or `--precompressed` needs them
+ * parsed. The maps are shared, never changed after parsing; at most `WEIGHTS_KEPT` are kept, the
+ * table emptied when full (and a value over `WEIGHTS_KEY_LIMIT` characters never kept), so no
+ * client can grow it.
+ */
+function acceptedWeights(acceptEncoding: readonly string[]): ReadonlyMap<string, number> {
+  const value = acceptEncoding.length === 1 ? acceptEncoding[0]! : acceptEncoding.join(",");
+  let weights = weightsByValue.get(value);
+  if (weights !== undefined) return weights;
+  weights = parseAcceptEncoding(value);
+  if (value.length <= WEIGHTS_KEY_LIMIT) {
+    if (weightsByValue.size >= WEIGHTS_KEPT) weightsByValue.clear();
+    weightsByValue.set(value, weights);
+  }
+  return weights;
+}
+
+const weightsByValue = new Map<string, ReadonlyMap<string, number>>();
+const WEIGHTS_KEPT = 64;
+const WEIGHTS_KEY_LIMIT = 256;
+
+/**
  * The coding to send, among `available` (in our order of preference), for the request's
  * `Accept-Encoding` values; null for none (identity).
  * - A coding's weight is its own, else that of `*`, else 0: a client that names no coding gets
@@ -97,11 +120,11 @@ export function parseAcceptEncoding(value: string): Map<string, number> {
  */
 export function chooseCoding(acceptEncoding: readonly string[] | undefined, available: readonly Coding[] = CODINGS): Coding | null {
   if (acceptEncoding === undefined || available.length === 0) return null;
-  return chooseFromWeights(parseAcceptEncoding(acceptEncoding.join(",")), available);
+  return chooseFromWeights(acceptedWeights(acceptEncoding), available);
 }
 
 /** `chooseCoding` for weights already parsed (`parseAcceptEncoding`). */
-function chooseFromWeights(weights: Map<string, number>, available: readonly Coding[]): Coding | null {
+function chooseFromWeights(weights: ReadonlyMap<string, number>, available: readonly Coding[]): Coding | null {
   const star = weights.get("*") ?? 0;
   let best: Coding | null = null;
   let bestWeight = 0;
@@ -145,7 +168,7 @@ export function findPrecompressed(
   confinedTo: string | null = null,
   skip: ReadonlySet<Coding> = NONE,
 ): FoundPrecompressed | Promise<FoundPrecompressed> {
-  const weights = acceptEncoding === undefined ? null : parseAcceptEncoding(acceptEncoding.join(","));
+  const weights = acceptEncoding === undefined ? null : acceptedWeights(acceptEncoding);
   return nextSibling(path, weights, preferenceOrder(weights), 0, confinedTo, skip);
 }
 
@@ -160,7 +183,7 @@ const NONE: ReadonlySet<Coding> = new Set();
 /** The search from `order[i]` on: synchronous but for the real-path checks of `confinedTo`. */
 function nextSibling(
   path: string,
-  weights: Map<string, number> | null,
+  weights: ReadonlyMap<string, number> | null,
   order: readonly Coding[],
   i: number,
   confinedTo: string | null,
@@ -182,7 +205,7 @@ function nextSibling(
 }
 
 /** `CODINGS` by the client's weights, heaviest first (ours on a tie); the order does not change the choice, only how soon it is made. */
-function preferenceOrder(weights: Map<string, number> | null): readonly Coding[] {
+function preferenceOrder(weights: ReadonlyMap<string, number> | null): readonly Coding[] {
   if (weights === null) return CODINGS;
   const star = weights.get("*") ?? 0;
   const weight = (coding: Coding) => weights.get(coding) ?? star;

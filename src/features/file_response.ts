@@ -74,7 +74,7 @@ export async function sendFileHead(handler: Handler, path: string, ctype: string
     // A kept compression needs no file: the stat just taken has validated it.
     const replay = onTheFly && handler.compress_cache ? loaded.compression!.cachedCompression(rep.path, onTheFly, rep.stats) : null;
     if (replay) return respond(handler, rep, ctype, { stats: rep.stats, data: null, file: null }, onTheFly, replay);
-    const opened = openRepresentation(rep, path);
+    const opened = openRepresentation(rep, path, stats);
     const content = opened instanceof Promise ? await opened : opened;
     if (content) {
       try {
@@ -128,8 +128,8 @@ function compressionFor(handler: Handler, rep: Representation, ctype: string, st
  * else on disk. Null when it cannot be opened. A precompressed sibling is served only while the
  * file asked for is readable, as when that file was opened first.
  */
-function openRepresentation(rep: Representation, path: string): Opened | null | Promise<Opened | null> {
-  if (rep.coding !== null && !readable(path)) return null;
+function openRepresentation(rep: Representation, path: string, stats: Stats): Opened | null | Promise<Opened | null> {
+  if (rep.coding !== null && !readable(path, stats)) return null;
   if (rep.stats.size <= smallFiles.maxFileSize) {
     try {
       const cached = smallFiles.lookup(rep.path, rep.stats, fsPath(rep.path));
@@ -141,7 +141,13 @@ function openRepresentation(rep: Representation, path: string): Opened | null | 
   return FileIO.openRegular(fsPath(rep.path)).then((opened) => opened && { stats: opened.stats, data: null, file: opened.file });
 }
 
-function readable(path: string): boolean {
+/**
+ * Whether `path` (whose stat is `stats`) can be opened for reading. A file that everyone may read
+ * needs no `access()` call: only a POSIX ACL entry naming this process's user could refuse it, and
+ * serving the file's precompressed sibling then is the one difference.
+ */
+function readable(path: string, stats: Stats): boolean {
+  if ((stats.mode & constants.S_IROTH) !== 0) return true;
   try {
     accessSync(fsPath(path), constants.R_OK);
     return true;
