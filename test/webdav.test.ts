@@ -5,7 +5,8 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { symlinkSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { symlinkSync, mkdirSync, writeFileSync, readFileSync, existsSync, statSync } from "node:fs";
+import { fileETag } from "../src/features/conditional.js";
 import { join } from "node:path";
 import { SaxesParser, type SaxesTagNS } from "saxes";
 import { SimpleHTTPRequestHandler } from "../src/server/simple_handler.js";
@@ -277,6 +278,18 @@ describe("COPY and MOVE", () => {
     assert.deepEqual(tree(dir), { "a.txt": "a", "moved-link": `-> ${outside}` });
   });
 
+  test("MOVE with Depth 0 of a path that climbs out answers as without it: nothing outside is looked at", async () => {
+    const dir = site({ "a.txt": "a" });
+    mkdirSync(join(dir, "..", "there"), { recursive: true });
+    await withServer(dir, READ_WRITE, async ({ port }) => {
+      for (const path of ["/../there", "/../nowhere"]) {
+        const moved = await send(port, "MOVE", path, { Destination: "/b", Depth: "0" });
+        assert.equal(moved.status, 400, path);
+        assert.equal(messageOf(moved), "Bad file name: a dot segment", path);
+      }
+    });
+  });
+
   test("a COPY of a link leading out is refused: nothing outside is read into the tree", async () => {
     const dir = site();
     const secret = join(dir, "..", "secret.txt");
@@ -343,6 +356,21 @@ describe("locks", () => {
     });
   });
 
+  test("a form upload (POST) into a locked folder is 423 without the lock's token, 201 with it", async () => {
+    const dir = site({ "d/a.txt": "a" });
+    await withServer(dir, READ_WRITE, async ({ port }) => {
+      const token = /<(.*)>/.exec((await lock(port, "/d/")).headers.get("lock-token")!)![1]!;
+      const boundary = "----simplehttp";
+      const form = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.txt"\r\nContent-Type: text/plain\r\n\r\nb\r\n--${boundary}--\r\n`;
+      const post = (headers: Record<string, string>) => send(port, "POST", "/d/", { "Content-Type": `multipart/form-data; boundary=${boundary}`, ...headers }, form);
+      assert.equal((await post({})).status, 423);
+      assert.equal(existsSync(join(dir, "d", "b.txt")), false);
+      assert.equal((await post({ Expect: "100-continue" })).status, 423, "refused before the body is asked for");
+      assert.equal((await post({ If: `(<${token}>)` })).status, 201);
+      assert.equal(readFileSync(join(dir, "d", "b.txt"), "utf8"), "b");
+    });
+  });
+
   test("the If header: Not, entity tags, tagged lists; a malformed one is 400", async () => {
     const dir = site({ "a.txt": "a" });
     await withServer(dir, READ_WRITE, async ({ port }) => {
@@ -355,6 +383,20 @@ describe("locks", () => {
       assert.equal((await send(port, "PUT", "/a.txt", { If: `<http://127.0.0.1:${port}/a.txt> (<DAV:no-lock>)` }, "e")).status, 412);
       assert.equal((await send(port, "PUT", "/a.txt", { If: "(<unclosed" }, "f")).status, 400);
     });
+  });
+
+  test("an If header's resource tag that climbs out of the served folder never matches a file there", async () => {
+    const dir = site({ "a.txt": "a" });
+    const outside = join(dir, "..", "outside.txt");
+    writeFileSync(outside, "secret");
+    const tag = fileETag(statSync(outside));
+    await withServer(dir, READ_WRITE, async ({ port }) => {
+      for (const resource of ["/../outside.txt", `http://127.0.0.1:${port}/%2e%2e/outside.txt`]) {
+        const put = await send(port, "PUT", "/a.txt", { If: `<${resource}> ([${tag}])` }, "b");
+        assert.equal(put.status, 412, resource);
+      }
+    });
+    assert.equal(readFileSync(join(dir, "a.txt"), "utf8"), "a");
   });
 
   test("the table is bounded, timeouts are capped, If lists parse", () => {

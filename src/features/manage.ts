@@ -44,6 +44,7 @@ import {
   locateTarget,
   pathWords,
   refusal,
+  declaredLength,
   refusedOrigin,
   resolvesInside,
   statOrNull,
@@ -81,8 +82,6 @@ export type ManageHandler = Pick<
 
 /** An existing resource a request names, checked. */
 export interface Source {
-  /** Its URL path's segments, decoded. */
-  words: string[];
   /** Its URL path, decoded (`/dir/a.txt`, `/dir/sub`). */
   urlPath: string;
   path: string;
@@ -127,7 +126,7 @@ export async function resolveSource(handler: ManageHandler, words: readonly stri
   } catch {
     return refusal(404, "File not found");
   }
-  return { words: [...words], urlPath: "/" + words.join("/"), path, stats };
+  return { urlPath: "/" + words.join("/"), path, stats };
 }
 
 /** The existing resource a write request names, from a page of this site or a script (`resolveSource`). */
@@ -291,7 +290,7 @@ async function makeDirectory(handler: ManageHandler): Promise<Location | Refusal
   const foreign = refusedOrigin(handler.headers);
   if (foreign) return foreign;
   // RFC 4918 §9.3: a body MKCOL does not understand is refused, and never read.
-  if (handler.headers.has("Transfer-Encoding") || Number(handler.headers.get("Content-Length") ?? "0") > 0) {
+  if (declaredLength(handler.headers) !== 0) {
     return refusal(415, "MKCOL takes no body");
   }
   const words = requestWords(handler);
@@ -375,11 +374,13 @@ export async function planTransfer(handler: ManageHandler, copying: boolean): Pr
 /** `MOVE /a` with `Destination: /b`. */
 export async function moveRequest(handler: ManageHandler): Promise<void> {
   const depth = depthOf(handler);
-  if (depth === null || depth === 0 || depth === 1) {
+  const badDepth = refusal(400, "Bad Depth header (MOVE takes Depth: infinity)");
+  if (depth === null) return refuse(handler, badDepth);
+  if (depth === 0 || depth === 1) {
     // RFC 4918 §9.9.2: a collection moves whole; a file has no depth, but 0 and 1 mean nothing.
-    const words = requestWords(handler);
-    const stats = isRefusal(words) ? null : await statOrNull(posixpath.join(handler.directory, ...words));
-    if (depth === null || stats?.isDirectory()) return refuse(handler, refusal(400, "Bad Depth header (MOVE takes Depth: infinity)"));
+    // The source as the move checks it: what the request may not name is never looked at here.
+    const source = await requestedSource(handler);
+    if (!isRefusal(source) && source.stats.isDirectory()) return refuse(handler, badDepth);
   }
   const transfer = await planTransfer(handler, false);
   if (transfer === null) return;

@@ -120,12 +120,15 @@ export interface Target {
 /**
  * The request path's segments, decoded as `translate_path` decodes them (without query and
  * fragment, `%2F` a separator); the last is `""` for a URL ending in `/`. Empty segments elsewhere
- * (`//`) are dropped; `.` and `..` are kept, for `badName` to refuse: a write is not normalised.
+ * (`//`) are dropped. A `.` or `..` segment is refused (`400 Bad file name: a dot segment`): a
+ * write is not normalised, and a path another header names (`Destination`, `If`) may not climb
+ * out of the served directory either.
  */
 export function pathWords(path: string): string[] | Refusal {
   const raw = path.split("#", 1)[0]!.split("?", 1)[0]!;
   if (!raw.startsWith("/")) return refusal(400, "Bad request path");
   const words = unquoteWithFallback(raw).split("/").slice(1);
+  if (words.some((word) => word === "." || word === "..")) return refusal(400, "Bad file name: a dot segment");
   const last = words.pop()!;
   return [...words.filter((word) => word !== ""), last];
 }

@@ -46,6 +46,7 @@ import {
   BYTE_NAMES,
   type CopyFailure,
   type ManageHandler,
+  type Source,
 } from "./manage.js";
 import {
   LockConflictError,
@@ -428,11 +429,11 @@ export async function proppatchRequest(handler: WebdavHandler): Promise<void> {
 }
 
 /** The served directory as a resource (a PROPPATCH or LOCK may name it; nothing may delete or move it). */
-async function rootResource(handler: WebdavHandler): Promise<{ words: string[]; urlPath: string; path: string; stats: Stats } | Refusal> {
+async function rootResource(handler: WebdavHandler): Promise<Source | Refusal> {
   const path = pathOfWords(handler.directory, []);
   const stats = await lstat(fsPath(path)).catch(() => null);
   if (stats === null) return refusal(404, "File not found");
-  return { words: [], urlPath: "", path, stats };
+  return { urlPath: "", path, stats };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -596,7 +597,7 @@ async function createEmpty(handler: WebdavHandler, words: readonly string[]) {
   } catch (error) {
     return refusalFor(error, null) ?? refusal(409, "A file of that name exists");
   }
-  return { words: [...words], urlPath: target.urlPath, path: target.path, stats: await lstat(fsPath(target.path)) };
+  return { urlPath: target.urlPath, path: target.path, stats: await lstat(fsPath(target.path)) };
 }
 
 /** `UNLOCK` with `Lock-Token: <token>`: `204`, or `409` when that lock does not cover this resource. */
@@ -630,10 +631,24 @@ async function putAllowed(handler: WebdavHandler): Promise<boolean> {
   return confirmLocks(handler, path, [{ path, membership: !exists }]);
 }
 
-/** Before `100 Continue`: a `PUT` the locks would refuse is answered without its body. */
+/**
+ * The lock checks a form upload (`POST /dir/`) gets before the upload code takes it: the files it
+ * holds are named only in its body, so the whole folder counts as changed.
+ */
+async function postAllowed(handler: WebdavHandler): Promise<boolean> {
+  const words = pathWords(handler.path);
+  if (isRefusal(words)) return true; // the upload code answers it
+  const path = pathOfWords(handler.directory, words);
+  return confirmLocks(handler, path, [{ path, tree: true, membership: true }]);
+}
+
+/** The uploads of upload.ts, and the lock checks each gets first. */
+const UPLOAD_CHECKS = { PUT: putAllowed, POST: postAllowed } as const;
+
+/** Before `100 Continue`: an upload the locks would refuse is answered without its body. */
 export async function precheckWebdav(handler: WebdavHandler): Promise<boolean> {
-  if (handler.command !== "PUT" || !handler.upload) return true;
-  return putAllowed(handler);
+  const allowed = handler.upload ? UPLOAD_CHECKS[handler.command as keyof typeof UPLOAD_CHECKS] : undefined;
+  return allowed === undefined || allowed(handler);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -653,7 +668,7 @@ const REFUSED_UNLESS_ALLOWED = ["PUT", "DELETE", "MKCOL", "MOVE"] as const;
  * Gives a handler the WebDAV methods (as its own properties, where its class has none of that
  * name): `PROPFIND`, and `PROPPATCH`, `COPY`, `LOCK`, `UNLOCK`, each refusing with `403` what the
  * permissions do not allow, as do `PUT`, `DELETE`, `MKCOL` and `MOVE` when not given by upload.ts
- * or manage.ts; the `PUT` of upload.ts is checked against the locks first.
+ * or manage.ts; the `PUT` and `POST` of upload.ts are checked against the locks first.
  */
 export function addWebdavMethods(handler: WebdavHandler): void {
   const methods = handler as unknown as Record<string, unknown>;
@@ -663,10 +678,12 @@ export function addWebdavMethods(handler: WebdavHandler): void {
   for (const command of REFUSED_UNLESS_ALLOWED) {
     if (typeof methods[`do_${command}`] !== "function") methods[`do_${command}`] = () => refuse(handler, READ_ONLY);
   }
-  const put = methods["do_PUT"];
-  if (Object.hasOwn(methods, "do_PUT") && handler.upload && typeof put === "function") {
-    methods["do_PUT"] = async () => {
-      if (await putAllowed(handler)) await put.call(handler);
+  if (!handler.upload) return;
+  for (const [command, allowed] of Object.entries(UPLOAD_CHECKS)) {
+    const upload = methods[`do_${command}`];
+    if (!Object.hasOwn(methods, `do_${command}`) || typeof upload !== "function") continue;
+    methods[`do_${command}`] = async () => {
+      if (await allowed(handler)) await upload.call(handler);
     };
   }
 }
