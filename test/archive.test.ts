@@ -397,6 +397,18 @@ describe("streaming", () => {
     assert.ok(peak - before < 48 * 1024 * 1024, `RSS grew by ${((peak - before) / 1048576).toFixed(1)} MiB`);
   });
 
+  test("names a zip cannot hold as they are (a backslash, a drive letter): `\\` and the drive's colon become `_`, and the archive is whole", async (t) => {
+    const odd = join(root, "c:odd");
+    writeTree(odd, { "x\\": "x\n", "..\\y": "y\n", "in\\side/z.txt": "z\n" });
+    const { body } = await download(archive.port, `/${encodeURIComponent("c:odd")}/?download=zip`);
+    const names = zipCentralRecords(body).map((record) => record.name).sort();
+    assert.deepEqual(names, ["c_odd/", "c_odd/.._y", "c_odd/in_side/", "c_odd/in_side/z.txt", "c_odd/x_"]);
+    if (missingTools) return t.skip(missingTools);
+    fs.writeFileSync(join(root, "odd.zip"), body);
+    const check = runTool("unzip", ["-t", join(root, "odd.zip")]);
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+  });
+
   test("3,000 small files: every one in the zip, unzip -t passes", async (t) => {
     const many = join(root, "many");
     for (let d = 0; d < 30; d++) {

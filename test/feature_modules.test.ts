@@ -105,6 +105,15 @@ describe("the modules the command line loads", () => {
     }
     assert.ok(!modules.includes("features/webdav.js"), "webdav.js stays unloaded without --webdav");
   });
+
+  test("--listing rich alone: the rich listing's modules, not those of archives, QR codes or READMEs", TIMEOUT, async () => {
+    const modules = await modulesLoadedServing(["--listing", "rich"]);
+    assert.ok(modules.includes("features/rich_listing.js"));
+    assert.deepEqual(
+      ["features/archive.js", "features/qr.js", "features/readme.js", "features/tree_walk.js", "features/upload.js"].filter((name) => modules.includes(name)),
+      [],
+    );
+  });
 });
 
 describe("a program that sets the class attributes", () => {

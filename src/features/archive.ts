@@ -6,7 +6,7 @@
  * `GET /dir/?download=zip` (or `tar`, or `tar.gz`) answers the directory as an archive whose
  * entries sit in one folder named after it (`dir/…`), streamed as it is built: no temporary
  * file, the first bytes leave at once, and memory stays flat but for what the zip format itself
- * keeps for its central directory (yazl's record of each entry, about 1.5 KiB at the peak; tar
+ * keeps for its central directory (yazl's record of each entry, about 1.5 KiB per entry; tar
  * keeps nothing).
  * Files are read 64 KiB at a time, and nothing is read faster than the client takes it.
  *
@@ -106,9 +106,12 @@ export function urlWords(path: string): string[] {
 
 /** Links to each format, for a listing: `?download=zip` … */
 export function downloadLinks(): string {
-  const links = Object.keys(ARCHIVE_FORMATS).map((format) => `<a href="?${DOWNLOAD_PARAMETER}=${format}" download>${format}</a>`);
-  return `Download this folder: ${links.join(" ")}`;
+  return DOWNLOAD_LINKS;
 }
+
+const DOWNLOAD_LINKS = `Download this folder: ${Object.keys(ARCHIVE_FORMATS)
+  .map((format) => `<a href="?${DOWNLOAD_PARAMETER}=${format}" download>${format}</a>`)
+  .join(" ")}`;
 
 /**
  * Answers `GET` or `HEAD` of the directory `path` with the archive `format`: sends the headers

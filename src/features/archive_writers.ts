@@ -30,6 +30,19 @@ export interface ArchiveWriter {
   destroy(error?: Error): void;
 }
 
+/**
+ * A name as a zip can hold it. A zip's only separator is `/`, and yazl reads a `\` as one too,
+ * then refuses a name that ends with it, climbs with `..` or starts like `c:`: one file named
+ * `x\` or `..\y` would cut off the whole archive. So a `\` becomes `_`, and so does the colon of
+ * a leading drive letter (only the top folder's name can start the path).
+ */
+export function zipEntryName(name: string): string {
+  const flat = name.includes("\\") ? name.replaceAll("\\", "_") : name;
+  return DRIVE.test(flat) ? `${flat[0]}_${flat.slice(2)}` : flat;
+}
+
+const DRIVE = /^[a-zA-Z]:/;
+
 /** zip through yazl, which streams each entry with a data descriptor and adds ZIP64 where needed. */
 export class ZipWriter implements ArchiveWriter {
   private readonly zip = new (yazl().ZipFile)();
@@ -42,7 +55,7 @@ export class ZipWriter implements ArchiveWriter {
   }
 
   async directory(name: string, stats: Stats, signal: AbortSignal): Promise<void> {
-    this.zip.addEmptyDirectory(name, { mtime: stats.mtime, mode: stats.mode });
+    this.zip.addEmptyDirectory(zipEntryName(name), { mtime: stats.mtime, mode: stats.mode });
     await this.room(signal);
   }
 
@@ -51,7 +64,7 @@ export class ZipWriter implements ArchiveWriter {
     // yazl keeps this function with the entry until the end (for the central directory): it must
     // not keep the stream, and what it read, alive with it.
     let handOver: Readable | null = source;
-    this.zip.addReadStreamLazy(name, { mtime: stats.mtime, mode: stats.mode, size: stats.size, compress }, (callback) => {
+    this.zip.addReadStreamLazy(zipEntryName(name), { mtime: stats.mtime, mode: stats.mode, size: stats.size, compress }, (callback) => {
       const stream = handOver!;
       handOver = null;
       callback(null, stream);
@@ -62,7 +75,7 @@ export class ZipWriter implements ArchiveWriter {
   }
 
   async note(name: string, text: string, signal: AbortSignal): Promise<void> {
-    this.zip.addBuffer(Buffer.from(text, "utf8"), name, { mtime: new Date(), mode: 0o100644 });
+    this.zip.addBuffer(Buffer.from(text, "utf8"), zipEntryName(name), { mtime: new Date(), mode: 0o100644 });
     await this.room(signal);
   }
 

@@ -2,7 +2,8 @@
  * HTTP Basic authentication (RFC 7617). Turned on by the command line's `--auth USER:PASSWORD`
  * and `--auth-file FILE`, and by the class attribute `SimpleHTTPRequestHandler.auth =
  * ["user:password", …]` (default `null`: no authentication, as in Python). `--auth-scope uploads`
- * (`auth_scope = "uploads"`) asks for it on uploads only (`PUT`, `POST`), reading staying open.
+ * (`auth_scope = "uploads"`) asks for it only on the methods that write (`PUT`, `POST`,
+ * `DELETE`, `MKCOL`, `MOVE`, `COPY`, `PROPPATCH`, `LOCK`, `UNLOCK`), reading staying open.
  *
  * The check runs when the request line and headers are parsed (`parse_request()`, and
  * `handle_expect_100()` before a `100 Continue`), so a request without valid credentials touches

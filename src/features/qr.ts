@@ -92,13 +92,33 @@ const WILDCARDS = new Set(["", "::", "0.0.0.0"]);
  * The host another machine reaches this server by: for a wildcard bind, the first non-internal
  * IPv4 address (`localhost` when there is none); else the address bound.
  */
-export function lanHost(boundHost: string, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string {
+export function lanHost(boundHost: string, interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>): string {
   if (!WILDCARDS.has(boundHost)) return boundHost.startsWith("::ffff:") && boundHost.includes(".") ? boundHost.slice(7) : boundHost;
+  return interfaces ? firstLanAddress(interfaces) : currentLanAddress();
+}
+
+function firstLanAddress(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string {
   for (const infos of Object.values(interfaces)) {
     for (const info of infos ?? []) if (info.family === "IPv4" && !info.internal) return info.address;
   }
   return "localhost";
 }
+
+/**
+ * `firstLanAddress` of this machine's interfaces, looked up at most once a second: listing them
+ * costs tens of microseconds, and every listing page with `qr` on asks.
+ */
+function currentLanAddress(): string {
+  const now = Date.now();
+  if (now - lanLookedUp >= 1000) {
+    lanAddress = firstLanAddress(networkInterfaces());
+    lanLookedUp = now;
+  }
+  return lanAddress;
+}
+
+let lanAddress = "localhost";
+let lanLookedUp = -Infinity;
 
 /** `http://HOST:PORT/` for `lanHost()`: the URL the QR code holds. */
 export function lanUrl(scheme: string, [host, port]: readonly [string, number], interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>): string {

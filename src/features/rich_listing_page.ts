@@ -128,12 +128,6 @@ const LIVERELOAD_SOURCE = LIVERELOAD_SCRIPT.slice("<script>".length, LIVERELOAD_
 export const CONTENT_SECURITY_POLICY = policy("", "", "'none'");
 
 /**
- * The policy of the page with the upload form (`upload` on): also the form's style and script,
- * and the form's own target, this server (its `PUT`s are `connect-src 'self'` already).
- */
-export const UPLOAD_CONTENT_SECURITY_POLICY = policy(` ${UPLOAD_STYLE_HASH}`, ` ${UPLOAD_SCRIPT_HASH}`, "'self'");
-
-/**
  * The policy of a listing page: the page's own style and script by hash, and those of each
  * addition it carries — the upload form, the buttons for managing files (their requests are
  * `connect-src 'self'` already), the sharing additions' style (`share_page.ts`); forms sent back

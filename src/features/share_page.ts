@@ -7,9 +7,8 @@
  */
 import { htmlEscape } from "../py/text.js";
 import type { ListingEntry } from "../server/listdir.js";
-import { downloadLinks } from "./archive.js";
-import { cachedQrSvg, lanUrl } from "./qr.js";
-import { findReadme, type ReadmeHandler } from "./readme.js";
+import type { ReadmeHandler } from "./readme.js";
+import { loadFeature, loaded } from "../server/feature_modules.js";
 import type { PageExtras, PolicyParts } from "./rich_listing_page.js";
 
 /** The additions' style (named by hash in the policy). */
@@ -74,12 +73,14 @@ export async function shareParts(handler: ShareHandler, path: string, urlPath: s
   if (!sharing(handler)) return null;
   const header: string[] = [];
   if (handler.search) header.push(searchForm());
-  if (handler.archive) header.push(`<span class="downloads">${downloadLinks()}</span>`);
-  const qrUrl = handler.qr ? folderUrl(handler, urlPath) : null;
-  if (qrUrl !== null) {
-    header.push(`<details class="qr"><summary>QR code</summary>${cachedQrSvg(qrUrl)}<a href="${htmlEscape(qrUrl)}">${htmlEscape(qrUrl, false)}</a></details>`);
+  // Each module loads with the first page that uses it (server/feature_modules.ts).
+  if (handler.archive) header.push(`<span class="downloads">${(loaded.archive ?? (await loadFeature("archive"))).downloadLinks()}</span>`);
+  const qr = handler.qr ? (loaded.qr ?? (await loadFeature("qr"))) : null;
+  const qrUrl = qr ? folderUrl(handler, urlPath, qr.lanUrl) : null;
+  if (qr && qrUrl !== null) {
+    header.push(`<details class="qr"><summary>QR code</summary>${qr.cachedQrSvg(qrUrl)}<a href="${htmlEscape(qrUrl)}">${htmlEscape(qrUrl, false)}</a></details>`);
   }
-  const readme = handler.readme ? await findReadme(handler, path, entries) : null;
+  const readme = handler.readme ? await (loaded.readme ?? (await loadFeature("readme"))).findReadme(handler, path, entries) : null;
   const extras: PageExtras = {
     head: HEAD,
     header: header.length > 0 ? `<div class="share">${header.join("")}</div>\n` : "",
@@ -94,7 +95,7 @@ export async function shareParts(handler: ShareHandler, path: string, urlPath: s
 }
 
 /** This folder's address as another machine on the network reaches it (qr.ts). */
-function folderUrl(handler: ShareHandler, urlPath: string): string | null {
+function folderUrl(handler: ShareHandler, urlPath: string, lanUrl: typeof import("./qr.js").lanUrl): string | null {
   const address = handler.server?.server_address;
   if (!Array.isArray(address) || typeof address[0] !== "string" || typeof address[1] !== "number") return null;
   const scheme = handler.connection && "encrypted" in handler.connection ? "https" : "http";

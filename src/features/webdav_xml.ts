@@ -139,11 +139,6 @@ export function davChild(element: XmlElement, local: string): XmlElement | undef
   return childElements(element).find((child) => isElement(child, DAV, local));
 }
 
-/** The text content of `element`, its descendants' included. */
-export function textOf(element: XmlElement): string {
-  return element.children.map((child) => (typeof child === "string" ? child : textOf(child))).join("");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writing
 

@@ -1,7 +1,7 @@
 /**
  * The feature modules (src/features/) that `SimpleHTTPRequestHandler` loads only once an option
  * turns them on: uploads, managing files, WebDAV, the rich listing, archives,
- * search and compression. A server without them never compiles or keeps them — about 3 MiB of a plain server's
+ * search, QR codes, READMEs and compression. A server without them never compiles or keeps them — about 3 MiB of a plain server's
  * idle memory (docs/ARCHITECTURE.md, Performance).
  *
  * Once loaded, a module is a property of `loaded`, read synchronously on the request path: the
@@ -19,6 +19,8 @@ const LOADERS = {
   rich_listing: () => import("../features/rich_listing.js"),
   archive: () => import("../features/archive.js"),
   search: () => import("../features/search.js"),
+  qr: () => import("../features/qr.js"),
+  readme: () => import("../features/readme.js"),
   compression: () => import("../features/compression.js"),
 };
 
