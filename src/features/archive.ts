@@ -28,7 +28,8 @@
  * away stops the work at once (`this.signal`).
  */
 import { open, type FileHandle } from "node:fs/promises";
-import { closeSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { closeSync, openSync, readSync, type Stats } from "node:fs";
+import { statOrNull } from "../server/listdir.js";
 import { Readable } from "node:stream";
 import { basename } from "node:path";
 import { OPEN_TO_SERVE, type FileLike } from "../py/io.js";
@@ -150,10 +151,8 @@ export function archiveFolderName(words: readonly string[], directory: string): 
 
 /** A name as the archive stores it: UTF-8, so a byte that is not (a lone surrogate) becomes U+FFFD. */
 function toUtf8Name(name: string): string {
-  return name.replace(LONE_SURROGATE, "\ufffd");
+  return name.toWellFormed();
 }
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
  * `attachment` with the name in UTF-8 (RFC 6266 `filename*`, RFC 8187) and a plain-ASCII
@@ -366,14 +365,6 @@ class ArchiveJob implements FileLike {
     this.handler.close_connection = true;
     this.handler.connection.destroy();
     throw new ConnectionClosedError("ECONNABORTED", "ConnectionAbortedError");
-  }
-}
-
-function statOrNull(path: string): Stats | null {
-  try {
-    return statSync(fsPath(path));
-  } catch {
-    return null;
   }
 }
 

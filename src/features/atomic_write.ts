@@ -17,7 +17,7 @@
  * Memory: bytes are written in batches of at most `BATCH_BYTES`, one batch on its way to the disk
  * while the next is gathered, so an upload holds two batches at most, whatever its size.
  */
-import { constants, unlinkSync } from "node:fs";
+import { constants, unlinkSync, type Stats } from "node:fs";
 import { link, lstat, open, opendir, rename, unlink, type FileHandle } from "node:fs/promises";
 
 import * as posixpath from "../py/posixpath.js";
@@ -228,7 +228,8 @@ async function writeAll(handle: FileHandle, chunks: Buffer[], bytes: number): Pr
   }
 }
 
-async function lstatOrNull(path: string) {
+/** `lstat`, or null where it fails (nothing there, a path that cannot be reached). */
+export async function lstatOrNull(path: string): Promise<Stats | null> {
   try {
     return await lstat(fsPath(path));
   } catch {

@@ -17,7 +17,7 @@ import * as posixpath from "../py/posixpath.js";
 export const WELL_KNOWN = ".well-known";
 
 /** Whether a name is a dotfile (not `.` or `..`, which `translate_path` never uses as names). */
-function isDotName(name: string): boolean {
+export function isDotName(name: string): boolean {
   return name.charCodeAt(0) === 0x2e && name !== "." && name !== "..";
 }
 

@@ -17,9 +17,10 @@
  * same names: entries added, removed or renamed show at once; a size or time changed in place, at
  * most a second later.
  */
-import { lstatSync, statSync, type Stats } from "node:fs";
+import type { Stats } from "node:fs";
+import { statOrNull } from "../server/listdir.js";
 import { BytesIO, type FileLike } from "../py/io.js";
-import { encodeListing, fsPath } from "../py/codecs.js";
+import { encodeListing } from "../py/codecs.js";
 import { quote, unquoteWithFallback } from "../py/urllib.js";
 import { htmlEscape } from "../py/text.js";
 import * as posixpath from "../py/posixpath.js";
@@ -241,16 +242,6 @@ function describe(directory: string, { name, isDir, isLink }: ListingEntry): Ite
     json: null,
   };
 }
-
-function statOrNull(path: string, follow: boolean): Stats | null {
-  try {
-    return (follow ? statSync(fsPath(path), NO_THROW) : lstatSync(fsPath(path), NO_THROW)) ?? null;
-  } catch {
-    return null; // EACCES, ELOOP …
-  }
-}
-
-const NO_THROW = { throwIfNoEntry: false } as const;
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 

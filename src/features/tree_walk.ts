@@ -19,9 +19,10 @@
  */
 import { readdir } from "node:fs/promises";
 import { realpathSync, statSync, type Dirent, type Stats } from "node:fs";
+import { statOrNull } from "../server/listdir.js";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { fsdecode, fsencode, fsPath } from "../py/codecs.js";
-import { WELL_KNOWN } from "./dotfiles.js";
+import { WELL_KNOWN, isDotName } from "./dotfiles.js";
 import { isWithin } from "./symlinks.js";
 import { isUploadTemp } from "./atomic_write.js";
 
@@ -104,10 +105,6 @@ function identity(stats: Stats): string {
   return `${stats.dev}:${stats.ino}`;
 }
 
-function isDotName(name: string): boolean {
-  return name.charCodeAt(0) === 0x2e && name !== "." && name !== "..";
-}
-
 class Walker {
   private readonly wantStats: boolean;
   private realRoot: Buffer | null = null;
@@ -160,7 +157,7 @@ class Walker {
         yield { kind: isFile ? "file" : "other", path: full, relative: entryRelative, isLink, stats };
         continue;
       }
-      stats ??= this.statOrNull(full);
+      stats ??= statOrNull(full);
       if (stats === null) continue; // removed meanwhile
       const id = identity(stats);
       if (ancestors.includes(id)) {
@@ -194,13 +191,5 @@ class Walker {
       return true;
     }
     return !isWithin(real, this.realRoot);
-  }
-
-  private statOrNull(path: string): Stats | null {
-    try {
-      return statSync(fsPath(path));
-    } catch {
-      return null;
-    }
   }
 }

@@ -8,7 +8,7 @@
  * new name, or with `upload_overwrite` a regular file), dotfiles, CGI directories, the request's
  * `Origin`, and sizes (`upload_max`, `--upload-max`).
  */
-import { lstat, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import type { HTTPMessage } from "../http/message.js";
 import { fsencode, fsPath } from "../py/codecs.js";
@@ -16,7 +16,7 @@ import { unquoteWithFallback } from "../py/urllib.js";
 import * as posixpath from "../py/posixpath.js";
 import type { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
 import { isWithin } from "./symlinks.js";
-import { isUploadTemp } from "./atomic_write.js";
+import { isUploadTemp, lstatOrNull } from "./atomic_write.js";
 import { hasHiddenSegment } from "./dotfiles.js";
 import { describeSize } from "./limits.js";
 
@@ -259,14 +259,6 @@ export async function resolvesInside(path: string, root: string): Promise<boolea
 export async function statOrNull(path: string): Promise<Stats | null> {
   try {
     return await stat(fsPath(path));
-  } catch {
-    return null;
-  }
-}
-
-export async function lstatOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await lstat(fsPath(path));
   } catch {
     return null;
   }

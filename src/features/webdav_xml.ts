@@ -166,11 +166,9 @@ export function escapeAttribute(text: string): string {
   return wellFormed(text).replace(ATTRIBUTE_SPECIALS, (c) => ESCAPES[c]!);
 }
 
-/** A surrogate without its pair (a name that is not UTF-8 holds U+DC80–U+DCFF). */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
+/** `text` as XML can hold it: a lone surrogate (a name that is not UTF-8 holds U+DC80–U+DCFF) and a character XML forbids become U+FFFD. */
 function wellFormed(text: string): string {
-  return text.replace(LONE_SURROGATE, "\ufffd").replace(NOT_XML, "\ufffd");
+  return text.toWellFormed().replace(NOT_XML, "\ufffd");
 }
 
 /**
