@@ -5,7 +5,7 @@
  * libuv); the kernel's work (system calls, TCP) and V8's helper threads are not in it.
  *
  *   npm run build && node dist/bench/instructions.js [--mode close|keepalive] [--tls [--resume]] [--requests N]
- *     [--batches B] [--path /1k.bin] [--flags "…"] dist/src/cli/main.js /tmp/old/dist/src/cli/main.js
+ *     [--batches B] [--path /1k.bin] [--header "Accept-Encoding: br"] [--flags "…"] dist/src/cli/main.js /tmp/old/dist/src/cli/main.js
  *
  * `--tls` serves over HTTPS (`--tls-cert`/`--tls-key` with the benchmark's certificate) and
  * loads with TLS 1.3 and the benchmark's one cipher suite; a baseline command may name the
@@ -54,7 +54,7 @@ interface TLSMode {
 }
 
 function builds(): string[] {
-  const valued = new Set(["--mode", "--requests", "--batches", "--path", "--flags", "--connections"]);
+  const valued = new Set(["--mode", "--requests", "--batches", "--path", "--flags", "--connections", "--header"]);
   const out: string[] = [];
   for (let i = 2; i < process.argv.length; i++) {
     if (valued.has(process.argv[i]!)) i++;
@@ -65,9 +65,11 @@ function builds(): string[] {
 }
 
 /** `n` GETs of `path`: each on a new connection (`close`), or over `connections` kept-alive ones. */
-async function load(port: number, n: number, path: string, mode: string, connections: number, tls: TLSMode | null): Promise<void> {
+async function load(port: number, n: number, options: Options, tls: TLSMode | null): Promise<void> {
+  const { path, mode, connections, header } = options;
   const close = mode === "close";
-  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n${close ? "Connection: close\r\n" : ""}\r\n`);
+  const extra = (close ? "Connection: close\r\n" : "") + (header ? `${header}\r\n` : "");
+  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n${extra}\r\n`);
   let started = 0;
   const oneConnection = (): Promise<void> =>
     new Promise((resolveConnection) => {
@@ -134,6 +136,8 @@ interface Options {
   n: number;
   batches: number;
   path: string;
+  /** One more request header line (`--header "Accept-Encoding: br"`), or "". */
+  header: string;
   flags: string[];
   connections: number;
   tls: { cert: string; key: string } | null;
@@ -167,12 +171,12 @@ async function count(main: string, www: string, options: Options): Promise<numbe
     }
     const pid = String(child.pid);
     const clientTLS: TLSMode | null = options.tls ? { resume: options.resume, connections: 0 } : null;
-    await load(port, 2 * options.n, options.path, options.mode, options.connections, clientTLS); // warm-up: JIT, caches
+    await load(port, 2 * options.n, options, clientTLS); // warm-up: JIT, caches
     const seen = new Set<string>();
     const perRequest: number[] = [];
     for (let b = 0; b < options.batches; b++) {
       spawnSync("callgrind_control", ["--zero", pid], { stdio: "ignore" });
-      await load(port, options.n, options.path, options.mode, options.connections, clientTLS);
+      await load(port, options.n, options, clientTLS);
       spawnSync("callgrind_control", ["--dump", pid], { stdio: "ignore" });
       await sleep(500);
       perRequest.push(mainThreadInstructions(dir, seen) / options.n);
@@ -200,6 +204,7 @@ async function main(): Promise<void> {
     n: Number(option("--requests", "1000")),
     batches: Number(option("--batches", "3")),
     path: option("--path", "/1k.bin"),
+    header: option("--header", ""),
     flags,
     connections: Number(option("--connections", "10")),
     tls: process.argv.includes("--tls") ? fixture.tls : null,
