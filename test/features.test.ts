@@ -23,6 +23,7 @@ import {
   compressionLoad,
   isCompressible,
   parseAcceptEncoding,
+  SIBLING_LOOKUP_MS,
 } from "../src/features/compression.js";
 import type { RequestHandlerClass } from "../src/socketserver/servers.js";
 import { captureStderr, exchange, masked, serve, type Running } from "./helpers.js";
@@ -772,22 +773,36 @@ describe("precompressed", () => {
     assert.equal(head.body.length, 0);
   });
 
-  test("a precompressed file served from memory is checked against its stat: a new x.gz is sent new, a removed one is not sent", async () => {
+  test("a sibling is looked up again at once when its file changes, and within a second when only the sibling does; what is sent always matches its length", async () => {
     const write = (name: string, data: Buffer) => fs.writeFileSync(join(root, name), data);
+    const gz = () => accept("/mem.js", "gzip");
+    /** The reply's body, checked against its own Content-Length, decompressed (or as is). */
+    const content = async () => {
+      const reply = await gz();
+      assert.equal(reply.header("Content-Length"), String(reply.body.length));
+      return reply.header("Content-Encoding") === "gzip" ? gunzipSync(reply.body) : reply.body;
+    };
     write("mem.js", text(5000));
     write("mem.js.gz", gzipSync(text(5000)));
-    const gz = () => accept("/mem.js", "gzip");
-    assert.ok(gunzipSync((await gz()).body).equals(text(5000)));
-    assert.ok(gunzipSync((await gz()).body).equals(text(5000)), "again, from memory");
+    assert.ok((await content()).equals(text(5000)));
+    assert.ok((await content()).equals(text(5000)), "again, from memory");
+    // A build writes the file and its sibling: the new sibling is sent at once.
+    write("mem.js", text(5001));
     write("mem.js.gz", gzipSync(text(5001)));
-    const changed = await gz();
-    assert.equal(changed.header("Content-Length"), String(file("mem.js.gz").length));
-    assert.ok(gunzipSync(changed.body).equals(text(5001)));
+    assert.ok((await content()).equals(text(5001)));
+    // Only the sibling changes: the old one or the new one, whole, and the new one after a second.
+    write("mem.js.gz", gzipSync(text(5002)));
+    const meanwhile = await content();
+    assert.ok(meanwhile.equals(text(5001)) || meanwhile.equals(text(5002)));
+    await new Promise((resolve) => setTimeout(resolve, SIBLING_LOOKUP_MS + 100));
+    assert.ok((await content()).equals(text(5002)));
+    // Removed: the file itself, within a second (at once here, its file being rewritten).
     fs.unlinkSync(join(root, "mem.js.gz"));
+    write("mem.js", text(5003));
     const gone = await gz();
     assert.equal(gone.header("Content-Encoding"), undefined);
     assert.equal(gone.header("Vary"), undefined);
-    assert.ok(gone.body.equals(text(5000)));
+    assert.ok(gone.body.equals(text(5003)));
   });
 
   test("x.br is not sent while x itself cannot be read (Python's open of x fails: 404); beside a readable x it is", async (t) => {

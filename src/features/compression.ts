@@ -11,7 +11,7 @@ import { resolvesOutside } from "./symlinks.js";
 import type { BrotliCompress, Gzip } from "node:zlib";
 import type { Stats } from "node:fs";
 import type { FileLike } from "../py/io.js";
-import { StatValidatedCache, type FileIdentity } from "../server/file_cache.js";
+import { StatValidatedCache, unchanged, type FileIdentity } from "../server/file_cache.js";
 import { statOrNull } from "../server/listdir.js";
 
 /** The codings served, in order of preference when the client weighs them equally. */
@@ -159,18 +159,52 @@ export interface Precompressed {
  * then varies with `Accept-Encoding`, accepted or not). The siblings are looked for in the order
  * the client prefers their codings, and the first one present settles both: it is the best the
  * client accepts, or, if the client does not accept it, none of the rest would be chosen either.
- * So a request usually costs one stat. With `confinedTo` (a directory), siblings whose real path
- * lies outside it are ignored; `skip` are codings to ignore (their file could not be opened).
+ * So a request usually costs one stat, and none while `original` (the stat of the file at
+ * `path`, just taken) is given and unchanged: see `recentSiblingStats`. With `confinedTo` (a
+ * directory), siblings whose real path lies outside it are ignored (checked every time); `skip`
+ * are codings to ignore (their file could not be opened).
  */
 export function findPrecompressed(
   path: string,
   acceptEncoding: readonly string[] | undefined,
   confinedTo: string | null = null,
   skip: ReadonlySet<Coding> = NONE,
+  original: FileIdentity | null = null,
 ): FoundPrecompressed | Promise<FoundPrecompressed> {
   const weights = acceptEncoding === undefined ? null : acceptedWeights(acceptEncoding);
-  return nextSibling(path, weights, preferenceOrder(weights), 0, confinedTo, skip);
+  return nextSibling(path, weights, preferenceOrder(weights), 0, confinedTo, skip, original);
 }
+
+/**
+ * A sibling's stat, taken again when the last one is a second old or the file asked for has
+ * changed since (its stat, taken on every request, is `original`): a request for a
+ * precompressed file then costs the one stat a plain file does. A sibling written or removed
+ * while the file beside it stays the same is seen within a second; one written with its file
+ * (a build, a deploy) at once. What is sent is still what the small-file cache holds for that
+ * stat, or the file opened then, so the length always matches the bytes.
+ */
+function recentSiblingStats(sibling: string, original: FileIdentity): Stats | null {
+  const now = Date.now();
+  const kept = siblingLookups.get(sibling);
+  if (kept !== undefined && now - kept.at < SIBLING_LOOKUP_MS && unchanged(kept.original, original)) return kept.stats;
+  const stats = statOrNull(sibling);
+  if (siblingLookups.size >= SIBLING_LOOKUPS_KEPT) siblingLookups.clear();
+  siblingLookups.set(sibling, { at: now, original, stats });
+  return stats;
+}
+
+/** A sibling's stat (null: none), when it was taken, and the stat of its file then. */
+interface SiblingLookup {
+  at: number;
+  original: FileIdentity;
+  stats: Stats | null;
+}
+
+const siblingLookups = new Map<string, SiblingLookup>();
+/** How long a sibling's stat is used for, while its file is unchanged. */
+export const SIBLING_LOOKUP_MS = 1000;
+/** Siblings remembered at most (the table is emptied when full). */
+const SIBLING_LOOKUPS_KEPT = 4096;
 
 /** What `findPrecompressed` found. */
 export interface FoundPrecompressed {
@@ -188,18 +222,19 @@ function nextSibling(
   i: number,
   confinedTo: string | null,
   skip: ReadonlySet<Coding>,
+  original: FileIdentity | null,
 ): FoundPrecompressed | Promise<FoundPrecompressed> {
   for (; i < order.length; i++) {
     const coding = order[i]!;
     if (skip.has(coding)) continue;
     const sibling = precompressedPath(path, coding);
-    const stats = statOrNull(sibling);
+    const stats = original ? recentSiblingStats(sibling, original) : statOrNull(sibling);
     if (!stats?.isFile()) continue;
     const found = () => ({ chosen: weights && chooseFromWeights(weights, [coding]) === coding ? { path: sibling, stats, coding } : null, any: true });
     if (confinedTo === null) return found();
     // With follow_symlinks off, a sibling that links out of the directory is as if absent.
     const next = i + 1;
-    return resolvesOutside(sibling, confinedTo).then((outside) => (outside ? nextSibling(path, weights, order, next, confinedTo, skip) : found()));
+    return resolvesOutside(sibling, confinedTo).then((outside) => (outside ? nextSibling(path, weights, order, next, confinedTo, skip, original) : found()));
   }
   return { chosen: null, any: false };
 }

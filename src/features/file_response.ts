@@ -101,7 +101,7 @@ export async function sendFileHead(handler: Handler, path: string, ctype: string
 function chooseRepresentation(handler: Handler, path: string, stats: Stats, unopened: ReadonlySet<Coding>): Representation | Promise<Representation> {
   if (!handler.precompressed) return { path, stats, coding: null, vary: false };
   const confinedTo = handler.follow_symlinks ? null : handler.directory;
-  const found = loaded.compression!.findPrecompressed(path, handler.headers.get_all("Accept-Encoding"), confinedTo, unopened);
+  const found = loaded.compression!.findPrecompressed(path, handler.headers.get_all("Accept-Encoding"), confinedTo, unopened, stats);
   const represent = ({ chosen, any }: FoundPrecompressed): Representation =>
     chosen ? { path: chosen.path, stats: chosen.stats, coding: chosen.coding, vary: true } : { path, stats, coding: null, vary: any };
   return found instanceof Promise ? found.then(represent) : represent(found);

@@ -48,6 +48,23 @@ export class BadHeaderLine extends HTTPException {
 }
 
 /**
+ * The lower-cased form of a header name a lookup asks for. Handlers ask for a handful of names
+ * written in their code (`Range`, `Accept-Encoding` …), several times a request, and a name's
+ * `toLowerCase()` was the largest single cost of those lookups; the first `LOWER_NAMES_KEPT`
+ * names asked for are remembered (not more, so names made up per request cannot grow it).
+ */
+function lowerName(name: string): string {
+  const known = lowerNames.get(name);
+  if (known !== undefined) return known;
+  const lower = name.toLowerCase();
+  if (lowerNames.size < LOWER_NAMES_KEPT) lowerNames.set(name, lower);
+  return lower;
+}
+
+const lowerNames = new Map<string, string>();
+const LOWER_NAMES_KEPT = 256;
+
+/**
  * `http.client.HTTPMessage`: headers in arrival order, looked up case-insensitively.
  * `get()` returns the first occurrence, as `email.message.Message` does.
  */
@@ -60,7 +77,7 @@ export class HTTPMessage implements Iterable<string> {
   get(name: string): string | undefined;
   get<T>(name: string, failobj: T): string | T;
   get<T>(name: string, failobj?: T): string | T | undefined {
-    const index = this.lowerNames.indexOf(name.toLowerCase());
+    const index = this.lowerNames.indexOf(lowerName(name));
     return index < 0 ? failobj : this.fieldValues[index];
   }
 
@@ -68,7 +85,7 @@ export class HTTPMessage implements Iterable<string> {
   get_all(name: string): string[] | undefined;
   get_all<T>(name: string, failobj: T): string[] | T;
   get_all<T>(name: string, failobj?: T): string[] | T | undefined {
-    const lower = name.toLowerCase();
+    const lower = lowerName(name);
     const found: string[] = [];
     for (let i = 0; i < this.lowerNames.length; i++) {
       if (this.lowerNames[i] === lower) found.push(this.fieldValues[i]!);
@@ -78,7 +95,7 @@ export class HTTPMessage implements Iterable<string> {
 
   /** `name in message`. */
   has(name: string): boolean {
-    return this.lowerNames.includes(name.toLowerCase());
+    return this.lowerNames.includes(lowerName(name));
   }
 
   /** Header names as they were sent, duplicates included. */

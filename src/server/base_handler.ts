@@ -171,7 +171,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   max_header_size: number = (this.constructor as HandlerClass).max_header_size;
 
   // Per-request state, as Python names it.
-  raw_requestline: Buffer = Buffer.alloc(0);
+  raw_requestline: Buffer = EMPTY;
   requestline = "";
   command: string | null = null;
   path = "";
