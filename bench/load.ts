@@ -44,11 +44,27 @@ export interface Workload {
   smoke: boolean;
 }
 
+/** What Chromium 131 sends with a page request besides Host and Connection: 12 more lines. */
+const BROWSER = [
+  'sec-ch-ua: "Chromium";v="131", "Not_A Brand";v="24"',
+  "sec-ch-ua-mobile: ?0",
+  'sec-ch-ua-platform: "Linux"',
+  "Upgrade-Insecure-Requests: 1",
+  "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+  "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8",
+  "Sec-Fetch-Site: none",
+  "Sec-Fetch-Mode: navigate",
+  "Sec-Fetch-User: ?1",
+  "Sec-Fetch-Dest: document",
+  "Accept-Encoding: gzip, deflate, br, zstd",
+  "Accept-Language: en-US,en;q=0.9",
+];
 const GZIP = ["Accept-Encoding: gzip"];
 const BR = ["Accept-Encoding: br"];
 
 export const WORKLOADS: Workload[] = [
   { id: "1k", title: "GET 1 KiB keep-alive (c=50)", path: "/1k.bin", kind: "fixed", connections: 50, status: 200, smoke: true },
+  { id: "1k-browser", title: "GET 1 KiB keep-alive, a browser's request headers (c=50)", path: "/1k.bin", kind: "fixed", headers: BROWSER, connections: 50, status: 200, smoke: false },
   { id: "1k-close", title: "GET 1 KiB Connection: close (c=50)", path: "/1k.bin", kind: "fixed", connections: 50, close: true, status: 200, smoke: true },
   { id: "404", title: "404 (c=50)", path: MISSING_PATH, kind: "file", connections: 50, closes: true, status: 404, smoke: true },
   { id: "64k", title: "GET 64 KiB keep-alive (c=50)", path: "/64k.bin", kind: "file", connections: 50, status: 200, smoke: false },

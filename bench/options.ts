@@ -25,7 +25,7 @@ export const USAGE = `usage: npm run bench -- [--smoke] [--profile] [--runs N] [
                            [--workloads ID,…] [--connections N] [--[no-]multicore]
                            [--no-install] [--keep] [--autocannon]
 
-  workloads: 1k 1k-close 404 64k 1m 100m listing listing-rich tls-1k tls-close tls-100m
+  workloads: 1k 1k-browser 1k-close 404 64k 1m 100m listing listing-rich tls-1k tls-close tls-100m
              gzip br pre-gzip pre-br plain-br
 
   --smoke         short runs, fewer peers, one round: under a minute (also BENCH_SMOKE=1)

@@ -119,3 +119,38 @@ test("readline's limit still applies to a line that arrives a byte at a time", (
   assert.equal(reader.readlineIfBuffered(100)!.length, 100);
   assert.equal(reader.pending, 0);
 });
+
+/** A reader holding `data` as its one chunk. */
+function holding(data: string): SocketReader {
+  const socket = fakeSocket();
+  const reader = new SocketReader(socket);
+  socket.emit("data", Buffer.from(data, "latin1"));
+  return reader;
+}
+
+test("a head buffered whole is taken at once as its lines, through the first empty line; the body stays", async () => {
+  const reader = holding("Host: a\r\nX-Y: b \xe9\r\n\r\nbody\r\n\r\n");
+  assert.deepEqual(reader.takeHeadLinesIfBuffered(65536, 100), ["Host: a\r\n", "X-Y: b \xe9\r\n", "\r\n"]);
+  assert.equal((await reader.read(8)).toString("latin1"), "body\r\n\r\n");
+});
+
+test("the head ends at its first empty line, bare LF or CRLF, whichever comes first", () => {
+  assert.deepEqual(holding("A: 1\nB: 2\n\nC: 3\r\n\r\n").takeHeadLinesIfBuffered(65536, 100), ["A: 1\n", "B: 2\n", "\n"]);
+  assert.deepEqual(holding("A: 1\r\n\r\nB: 2\n\n").takeHeadLinesIfBuffered(65536, 100), ["A: 1\r\n", "\r\n"]);
+  assert.deepEqual(holding("A: 1\r\r\nB: 2\r\n\r\n").takeHeadLinesIfBuffered(65536, 100), ["A: 1\r\r\n", "B: 2\r\n", "\r\n"]);
+  assert.deepEqual(holding("\r\nrest").takeHeadLinesIfBuffered(65536, 100), ["\r\n"]);
+  assert.deepEqual(holding("\nrest").takeHeadLinesIfBuffered(65536, 100), ["\n"]);
+});
+
+test("an unfinished head, a line over the limit or too many lines are not taken (read line by line, as Python reads)", () => {
+  for (const [data, why] of [
+    ["Host: a\r\nX: b\r\n", "unfinished"],
+    [`X: ${"a".repeat(20)}\r\n\r\n`, "a line longer than maxLine"],
+    ["A: 1\r\n".repeat(4) + "\r\n", "more lines than maxLines"],
+  ] as const) {
+    const reader = holding(data);
+    assert.equal(reader.takeHeadLinesIfBuffered(16, 4), null, why);
+    assert.equal(reader.pending, data.length, `${why}: nothing taken`);
+  }
+  assert.deepEqual(holding("A: 1\r\n".repeat(3) + "\r\n").takeHeadLinesIfBuffered(16, 4)?.length, 4, "exactly maxLines");
+});

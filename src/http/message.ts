@@ -171,6 +171,8 @@ export interface LineSource {
   readline(limit?: number): Promise<Buffer>;
   /** The next line if it is already buffered, else `null` (saves a promise per header line). */
   readlineIfBuffered?(limit?: number): Buffer | null;
+  /** The whole head's lines at once if they are buffered, else `null` (`SocketReader`'s). */
+  takeHeadLinesIfBuffered?(maxLine: number, maxLines: number): string[] | null;
 }
 
 export type MessageFactory<M extends HTTPMessage = HTTPMessage> = new () => M;
@@ -207,6 +209,8 @@ export function parseHeadersSoon<M extends HTTPMessage = HTTPMessage>(
   rules?: HeaderRules,
 ): M | Promise<M> {
   const factory = (_class ?? HTTPMessage) as MessageFactory<M>;
+  const block = fp.takeHeadLinesIfBuffered?.(MAXLINE, MAXHEADERS);
+  if (block) return headersOf(block, factory, rules);
   const lines: string[] = [];
   for (;;) {
     const line = fp.readlineIfBuffered?.(MAXLINE + 1);

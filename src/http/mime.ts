@@ -130,10 +130,29 @@ const added = new Map<string, string>();
  */
 export function add_type(type: string, ext: string): void {
   added.set(ext.toLowerCase(), type);
+  typesByExtension.clear();
 }
 
-/** The type for an extension (`.html`, already lower-cased), or null if none is known. */
+/**
+ * The type for an extension (`.html`, already lower-cased), or null if none is known. Every file
+ * response asks, with the few extensions a site has: each answer is kept (at most
+ * `TYPES_KEPT`, the table emptied when full, and by every `add_type`).
+ */
 export function typeForExtension(ext: string): string | null {
+  let type = typesByExtension.get(ext);
+  if (type === undefined) {
+    type = lookUpType(ext);
+    if (typesByExtension.size >= TYPES_KEPT) typesByExtension.clear();
+    typesByExtension.set(ext, type);
+  }
+  return type;
+}
+
+const typesByExtension = new Map<string, string | null>();
+const TYPES_KEPT = 256;
+
+/** `typeForExtension` without the memo: the tables, in their order. */
+function lookUpType(ext: string): string | null {
   const own = added.get(ext);
   if (own !== undefined) return own;
   if (Object.hasOwn(DECISIONS, ext)) return DECISIONS[ext]!;

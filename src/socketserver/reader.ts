@@ -241,6 +241,24 @@ export class SocketReader {
     return null;
   }
 
+  /**
+   * The lines of a request head, through its first empty line, decoded as Latin-1 and each with
+   * its line break: taken at once when the first buffered chunk holds the whole head, in at most
+   * `maxLines` lines of at most `maxLine` bytes. Otherwise null, and nothing is taken: the head is
+   * then read line by line (`readlineIfBuffered`, `readline`), which raises what Python's reads
+   * raise. One search and one decode for the whole head, where reading it line by line makes a
+   * Buffer and a decode per line.
+   */
+  takeHeadLinesIfBuffered(maxLine: number, maxLines: number): string[] | null {
+    const first = this.chunks[0];
+    if (first === undefined) return null;
+    const end = headEnd(first);
+    if (end < 0) return null;
+    const lines = splitLines(first.toString("latin1", 0, end), maxLine, maxLines);
+    if (lines !== null) this.take(end);
+    return lines;
+  }
+
   /** `readline(limit)`: up to and including `\n`, at most `limit` bytes (all if negative). */
   async readline(limit: number | null = -1): Promise<Buffer> {
     limit = sizeArgument(limit, "readline");
@@ -301,6 +319,36 @@ export class SocketReader {
     this.buffered = 0;
     this.notify();
   }
+}
+
+const BLANK_AFTER_CRLF = Buffer.from("\n\r\n");
+const BLANK_AFTER_LF = Buffer.from("\n\n");
+
+/**
+ * Where a head that starts `chunk` ends: just past its first empty line (`\r\n` or `\n` alone on
+ * a line); -1 when the chunk does not hold it. The bare-LF search after a CRLF one is bounded by
+ * where that one ended, so a body behind the head is not scanned twice.
+ */
+function headEnd(chunk: Buffer): number {
+  if (chunk[0] === NEWLINE) return 1;
+  if (chunk[0] === 0x0d && chunk[1] === NEWLINE) return 2;
+  const crlf = chunk.indexOf(BLANK_AFTER_CRLF);
+  const searched = crlf < 0 ? chunk : chunk.subarray(0, crlf + 2);
+  const lf = searched.indexOf(BLANK_AFTER_LF);
+  if (lf >= 0) return lf + 2;
+  return crlf < 0 ? -1 : crlf + 3;
+}
+
+/** `text` (ending in `\n`) cut after each `\n`; null past `maxLines` lines or a line over `maxLine`. */
+function splitLines(text: string, maxLine: number, maxLines: number): string[] | null {
+  const lines: string[] = [];
+  for (let start = 0; start < text.length; ) {
+    const end = text.indexOf("\n", start) + 1;
+    if (end - start > maxLine || lines.length === maxLines) return null;
+    lines.push(text.slice(start, end));
+    start = end;
+  }
+  return lines;
 }
 
 /**
