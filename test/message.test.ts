@@ -323,3 +323,55 @@ test("add, set_raw and delete edit the message; toString shows it", () => {
   assert.deepEqual(m.items(), [["B", "2"]]);
   assert.equal(String(m), "B: 2\n\n");
 });
+
+// ---------------------------------------------------------------------------------------------
+// A head that arrived whole is read in one piece (SocketReader.takeHeadLinesIfBuffered): it must
+// give what reading it line by line gives, message or error, and leave the same bytes unread.
+
+/** The message (as items) or the error (class and message) of a head, and the bytes left after it. */
+async function outcome(text: string, whole: boolean): Promise<{ result: unknown; rest: string }> {
+  const stream = new PassThrough();
+  const reader = new SocketReader(stream);
+  const data = Buffer.from(text, "latin1");
+  // Whole: one chunk. Otherwise a byte per chunk, so no line is ever buffered ahead of the parser.
+  if (whole) stream.write(data);
+  else for (const byte of data) stream.write(Buffer.from([byte]));
+  stream.end();
+  await new Promise((resolve) => setImmediate(resolve));
+  if (whole) assert.equal(reader.pending, data.length, "all of it buffered in one chunk");
+  let result: unknown;
+  try {
+    result = (await parseHeadersSoon(reader, HTTPMessage, { strict: true })).items();
+  } catch (error) {
+    result = `${(error as Error).constructor.name}: ${(error as Error).message}`;
+  }
+  return { result, rest: (await reader.read()).toString("latin1") };
+}
+
+const TRICKY_HEADS: Record<string, string> = {
+  "CRLF, then a body": "Host: a\r\nB: 2\r\n\r\nbody\r\n\r\n",
+  "bare LF": "Host: a\nB: 2\n\nbody",
+  "a bare-LF blank line before a CRLF one": "A: 1\n\nB: 2\r\n\r\n",
+  "a CRLF blank line before a bare-LF one": "A: 1\r\n\r\nB: 2\n\n",
+  "no headers": "\r\nbody",
+  "no headers, bare LF": "\nbody",
+  "a fold": "A: one\r\n two\r\n\r\n",
+  "a bare CR (refused)": "A: 1\rB: 2\r\n\r\n",
+  "CR CR LF (refused)": "A: 1\r\r\n\r\n",
+  "a space before the colon (refused)": "A : 1\r\n\r\n",
+  "a NUL in a value": "A: 1\x002\r\n\r\n",
+  "Latin-1 bytes": "A: caf\xe9\r\n\r\n",
+  "100 lines, the blank one included": "X: y\r\n".repeat(MAXHEADERS - 1) + "\r\n",
+  "101 lines": "X: y\r\n".repeat(MAXHEADERS) + "\r\n",
+  "a line of MAXLINE bytes": `X: ${"a".repeat(MAXLINE - 5)}\r\n\r\n`,
+  "a line of MAXLINE + 1 bytes": `X: ${"a".repeat(MAXLINE - 4)}\r\n\r\n`,
+  "the end of the stream before the blank line": "A: 1\r\nB: 2\r\n",
+};
+
+for (const [name, text] of Object.entries(TRICKY_HEADS)) {
+  test(`a head read whole gives what it gives read line by line: ${name}`, async () => {
+    const whole = await outcome(text, true);
+    const pieces = await outcome(text, false);
+    assert.deepEqual(whole, pieces);
+  });
+}
