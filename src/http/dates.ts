@@ -4,6 +4,7 @@
  * Both are cached per second: a busy server formats each at most once a second.
  */
 import { splitWhitespace } from "../py/text.js";
+import { remembered } from "../py/functools.js";
 
 export const WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] as const;
 export const MONTH_NAMES = [null, "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const;
@@ -12,14 +13,7 @@ const pad2 = (n: number) => (n < 10 ? "0" : "") + n;
 
 /** `email.utils.formatdate(timestamp, usegmt=True)`: `Sun, 06 Nov 1994 08:49:37 GMT`. */
 export function formatHttpDate(timestamp: number): string {
-  const second = Math.floor(timestamp);
-  let text = httpDates.get(second);
-  if (text === undefined) {
-    if (httpDates.size >= 1024) httpDates.clear();
-    text = formatHttpDateUncached(second);
-    httpDates.set(second, text);
-  }
-  return text;
+  return remembered(httpDates, Math.floor(timestamp), 1024, formatHttpDateUncached);
 }
 
 /** `Last-Modified` dates of the files served: the same few seconds, formatted once each. */

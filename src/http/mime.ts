@@ -6,6 +6,7 @@
  */
 import { createRequire } from "node:module";
 import { splitext } from "../py/posixpath.js";
+import { remembered } from "../py/functools.js";
 
 /**
  * mime-db's table of extensions (`mime-types`' `types`), loaded by the first lookup that needs it:
@@ -139,13 +140,7 @@ export function add_type(type: string, ext: string): void {
  * `TYPES_KEPT`, the table emptied when full, and by every `add_type`).
  */
 export function typeForExtension(ext: string): string | null {
-  let type = typesByExtension.get(ext);
-  if (type === undefined) {
-    type = lookUpType(ext);
-    if (typesByExtension.size >= TYPES_KEPT) typesByExtension.clear();
-    typesByExtension.set(ext, type);
-  }
-  return type;
+  return remembered(typesByExtension, ext, TYPES_KEPT, lookUpType);
 }
 
 const typesByExtension = new Map<string, string | null>();

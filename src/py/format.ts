@@ -3,6 +3,7 @@
  * (`'"%s" %s %s'`, `"Request timed out: %r"`) and `error_message_format` (`%(code)d`) need them.
  * Formats are compiled once and cached, so a log line costs one pass over its pieces.
  */
+import { remembered } from "./functools.js";
 
 type Spec = {
   key: string | null;
@@ -51,12 +52,7 @@ export function percentFormat(format: string, args: readonly unknown[] | Record<
 }
 
 function compile(format: string): Piece[] {
-  let pieces = compiled.get(format);
-  if (pieces) return pieces;
-  pieces = parse(format);
-  if (compiled.size >= CACHE_LIMIT) compiled.clear();
-  compiled.set(format, pieces);
-  return pieces;
+  return remembered(compiled, format, CACHE_LIMIT, parse);
 }
 
 function parse(format: string): Piece[] {

@@ -4,6 +4,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { decodeUtf8, encodeUtf8, type DecodeErrors, type EncodeErrors } from "./codecs.js";
+import { remembered } from "./functools.js";
 
 const HEX = "0123456789ABCDEF";
 
@@ -76,16 +77,14 @@ const UNRESERVED_OR_SLASH = /^[A-Za-z0-9_.\-~/]*$/;
 const quoters = new Map<string, string[]>();
 
 function quoterFor(safe: string): string[] {
-  let table = quoters.get(safe);
-  if (!table) {
-    const allowed = ALWAYS_SAFE + safe;
-    table = Array.from({ length: 256 }, (_, byte) =>
-      byte < 0x80 && allowed.includes(String.fromCharCode(byte)) ? String.fromCharCode(byte) : "%" + HEX[byte >> 4] + HEX[byte & 15],
-    );
-    if (quoters.size >= 64) quoters.clear();
-    quoters.set(safe, table);
-  }
-  return table;
+  return remembered(quoters, safe, 64, quoterTable);
+}
+
+function quoterTable(safe: string): string[] {
+  const allowed = ALWAYS_SAFE + safe;
+  return Array.from({ length: 256 }, (_, byte) =>
+    byte < 0x80 && allowed.includes(String.fromCharCode(byte)) ? String.fromCharCode(byte) : "%" + HEX[byte >> 4] + HEX[byte & 15],
+  );
 }
 
 export interface QuoteOptions {
