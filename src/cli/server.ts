@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import { ThreadingHTTPServer } from "../server/http_server.js";
 import type { ThreadingHTTPSServer, HTTPSOptions } from "../server/https_server.js";
 import { SimpleHTTPRequestHandler } from "../server/simple_handler.js";
-import { loadFeaturesFor } from "../server/feature_modules.js";
+import { loadFeature, loadFeaturesFor, loaded, type FeatureModules } from "../server/feature_modules.js";
 import { AF_INET6, type Address } from "../socketserver/address.js";
 import type { BaseRequestHandler } from "../socketserver/handlers.js";
 import type { TCPServer } from "../socketserver/servers.js";
@@ -15,34 +15,32 @@ import type { CommandLine } from "./options.js";
 import { StartupError } from "./serve.js";
 
 /**
- * What only some flags use — `--tls-cert`, `--cgi`, `--watch`, `--upload`, `--qr` — imported by
- * `loadCommandModules` before the server is chosen, so that a plain `simplehttp` never loads
- * them (docs/ARCHITECTURE.md, Performance: idle memory).
+ * What only some flags use — `--tls-cert`, `--cgi`, `--watch` — imported by `loadCommandModules`
+ * before the server is chosen, so that a plain `simplehttp` never loads them (docs/ARCHITECTURE.md,
+ * Performance: idle memory). The handler's feature modules the command line uses too (`--upload`'s
+ * atomic_write, `--qr`'s banner) come from server/feature_modules.ts, loaded once for both.
  */
 const LOADERS = {
   https: () => import("../server/https_server.js"),
   cgi: () => import("../server/cgi_handler.js"),
   livereload: () => import("../features/livereload.js"),
-  atomic_write: () => import("../features/atomic_write.js"),
-  qr: () => import("../features/qr.js"),
 };
-type CommandModules = { [K in keyof typeof LOADERS]: Awaited<ReturnType<(typeof LOADERS)[K]>> };
-const modules: Partial<CommandModules> = {};
+type OwnModules = { [K in keyof typeof LOADERS]: Awaited<ReturnType<(typeof LOADERS)[K]>> };
+type CommandModules = OwnModules & Pick<FeatureModules, "atomic_write" | "qr">;
+const modules: Partial<OwnModules> = {};
 
 /** Which of `LOADERS` a command line needs. */
-function modulesFor(command: CommandLine): (keyof CommandModules)[] {
-  const names: (keyof CommandModules)[] = [];
+function modulesFor(command: CommandLine): (keyof OwnModules)[] {
+  const names: (keyof OwnModules)[] = [];
   if (command.tls_cert) names.push("https");
   if (command.cgi) names.push("cgi");
   if (command.watch) names.push("livereload");
-  if (command.upload) names.push("atomic_write");
-  if (command.qr) names.push("qr");
   return names;
 }
 
 /** A module `loadCommandModules` loaded; a program that skipped it is told so. */
 export function loadedModule<K extends keyof CommandModules>(name: K): CommandModules[K] {
-  const module = modules[name];
+  const module = (modules as Partial<CommandModules>)[name] ?? (loaded as Partial<CommandModules>)[name];
   if (module === undefined) throw new Error(`${name} is not loaded: await loadCommandModules(command) first`);
   return module;
 }
@@ -53,11 +51,13 @@ export function loadedModule<K extends keyof CommandModules>(name: K): CommandMo
  * `chooseServer` and `handlerClassFor`, which then build the server synchronously.
  */
 export async function loadCommandModules(command: CommandLine): Promise<void> {
-  await Promise.all(
-    modulesFor(command).map(async (name) => {
+  await Promise.all([
+    ...modulesFor(command).map(async (name) => {
       (modules as Record<string, unknown>)[name] ??= await LOADERS[name]();
     }),
-  );
+    ...(command.qr ? [loadFeature("qr")] : []),
+  ]);
+  // --upload's atomic_write is among these (the handler needs it too).
   await loadFeaturesFor(handlerClassFor(command));
 }
 
