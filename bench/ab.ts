@@ -7,13 +7,15 @@
  *     dist/src/cli/main.js /tmp/old/dist/src/cli/main.js
  *
  * Each build is the command line (its `main.js`), started with the flags the full benchmark uses
- * for that workload (`--flags "…"` adds more), pinned to CPU 0, loaded by wrk from CPU 1.
+ * for that workload (`--flags "…"` adds more), pinned to CPU 0, loaded by wrk from CPU 1. A
+ * benchmark peer may stand in for a build, named `peer:ID` (`peer:node:https`, `peer:nginx`):
+ * the same interleaved rounds then measure a ratio against it.
  */
 import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { atExit, installCleanup, stop, stopAll } from "./children.js";
 import { buildFixture, removeFixture } from "./fixture.js";
-import { runLoad, writeClientTLSConfig, writeWrkScript, WORKLOADS } from "./load.js";
+import { runLoad, writeClientTLSConfig, writeWrkScript, WORKLOADS, type Workload } from "./load.js";
 import { Meter } from "./proc.js";
 import { PEERS, startPeer, type Context, type PeerSpec, type RunningPeer } from "./peers.js";
 import { median } from "./report.js";
@@ -32,9 +34,21 @@ function builds(): string[] {
   for (let i = 2; i < process.argv.length; i++) {
     const arg = process.argv[i]!;
     if (valued.has(arg)) i++;
+    else if (arg.startsWith(PEER_PREFIX)) out.push(arg);
     else if (!arg.startsWith("--")) out.push(resolve(arg));
   }
   return out;
+}
+
+const PEER_PREFIX = "peer:";
+
+/** What runs for `build`: the peer it names (`peer:ID`), or simplehttp's instance run from that `main.js`. */
+function specFor(build: string, w: Workload, subject: PeerSpec, extra: string[], index: number): PeerSpec {
+  if (!build.startsWith(PEER_PREFIX)) return variant(subject, build, extra, index);
+  const id = build.slice(PEER_PREFIX.length);
+  const peer = PEERS.find((p) => p.id === id && p.serves(w));
+  if (!peer) throw new Error(`no peer ${id} serves ${w.id}`);
+  return peer;
 }
 
 /** The spec of the simplehttp instance that serves `w`, running `main` instead, with `extra` flags. */
@@ -84,7 +98,7 @@ async function main(): Promise<void> {
   const running: RunningPeer[] = [];
   try {
     for (const [i, m] of mains.entries()) {
-      const peer = await startPeer(ctx, variant(spec, m, extra, i));
+      const peer = await startPeer(ctx, specFor(m, w, spec, extra, i));
       if (typeof peer === "string") throw new Error(`${m}: ${peer}`);
       running.push(peer);
       await runLoad(ctx, w, peer.port, 1, script).catch(() => undefined);
