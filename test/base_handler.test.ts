@@ -696,6 +696,77 @@ test("protocol_version is compared as a string: 'foo' enables keep-alive and sta
   assert.deepEqual(statusLines(text), ["foo 200 OK", "foo 200 OK"]);
 });
 
+// Closing: at once when the client has nothing more to send, else lingering until it closes.
+
+/** Answers POST without reading the body it announced. */
+class IgnoresBody extends BaseHTTPRequestHandler {
+  async do_POST(): Promise<void> {
+    this.send_response(200);
+    this.send_header("Content-Length", "0");
+    await this.end_headers();
+  }
+}
+
+/**
+ * Sends `request` on a connection that stays half-open once the server's reply has ended (the
+ * client never closes its side), and reports, `waitMs` later, whether the server still holds it.
+ */
+async function heldAfterReply(Handler: RequestHandlerClass, request: string, waitMs: number): Promise<{ reply: string; held: boolean; client: Socket; running: Awaited<ReturnType<typeof serve>> }> {
+  const running = await serve(Handler, HTTPServer as unknown as ServerClass);
+  const client = connect({ port: running.port, host: "127.0.0.1", allowHalfOpen: true });
+  client.on("error", () => {});
+  let reply = "";
+  client.on("data", (chunk: Buffer) => (reply += chunk.toString("latin1")));
+  const ended = new Promise<void>((resolve) => client.once("end", resolve));
+  client.write(request);
+  await ended;
+  const until = Date.now() + waitMs;
+  while (running.server._connections.size > 0 && Date.now() < until) await sleep(10);
+  return { reply, held: running.server._connections.size > 0, client, running };
+}
+
+test("a connection whose request was read whole closes at once, without waiting for the client to close", async () => {
+  const stderr = captureStderr();
+  const { reply, held, client, running } = await heldAfterReply(Hello, "GET / HTTP/1.0\r\n\r\n", 1000);
+  client.destroy();
+  await running.close();
+  stderr.restore();
+  assert.match(reply, /^HTTP\/1\.0 200 OK\r\n[\s\S]*\r\n\r\nhello\n$/);
+  assert.equal(held, false, "closed within a second, though the client kept its side open");
+  assert.equal(running.server._lingering.size, 0);
+});
+
+test("a request whose body was left unread lingers until the client closes: the rest of its body never meets a reset", async () => {
+  const stderr = captureStderr();
+  const { reply, held, client, running } = await heldAfterReply(IgnoresBody, "POST / HTTP/1.0\r\nContent-Length: 20000\r\n\r\nfirst", 300);
+  assert.match(reply, /^HTTP\/1\.0 200 OK\r\n/);
+  assert.equal(held, true, "the server still reads, so what the client sends next is taken, not refused");
+  const reset = new Promise<boolean>((resolve) => {
+    client.once("error", () => resolve(true));
+    client.once("close", (hadError) => resolve(hadError));
+  });
+  client.end("x".repeat(19_995));
+  assert.equal(await reset, false, "the client closes cleanly after sending the rest");
+  const until = Date.now() + 2000;
+  while (running.server._connections.size > 0 && Date.now() < until) await sleep(10);
+  assert.equal(running.server._connections.size, 0, "closed once the client closed");
+  await running.close();
+  stderr.restore();
+});
+
+test("bytes already sent behind the request that closes the connection keep it lingering too", async () => {
+  const stderr = captureStderr();
+  const { held, client, running } = await heldAfterReply(Hello, "GET / HTTP/1.0\r\n\r\nGET /second HTTP/1.0\r\n\r\n", 300);
+  assert.equal(held, true);
+  assert.equal(running.server._lingering.size, 1);
+  client.end();
+  const until = Date.now() + 2000;
+  while (running.server._connections.size > 0 && Date.now() < until) await sleep(10);
+  assert.equal(running.server._connections.size, 0);
+  await running.close();
+  stderr.restore();
+});
+
 test("errors always close the connection, even with pipelined requests behind them", async () => {
   await withServer(Hello11, async (port) => {
     const client = await Client.open(port);

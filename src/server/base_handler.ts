@@ -19,6 +19,7 @@ import { StreamRequestHandler, isTimeoutError, type BinaryWriter } from "../sock
 import type { Address } from "../socketserver/address.js";
 import type { BaseServer } from "../socketserver/servers.js";
 import { SocketTimeoutError } from "../socketserver/reader.js";
+import { expectNothingMore } from "../socketserver/deadlines.js";
 import { ConnectionClosedError, SocketWriter, WRITTEN } from "../socketserver/writer.js";
 import {
   BadHeaderLine,
@@ -214,6 +215,8 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   private requestBody: RequestBody | null = null;
   /** Whether a final response to this request has been started (`send_response`). */
   private responded = false;
+  /** Whether the current request was read whole: a parsed head that announces no body. */
+  private readWhole = false;
 
   constructor(request: Socket, client_address: Address, server: S) {
     super(request, client_address, server);
@@ -254,10 +257,15 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
     );
   }
 
+  /**
+   * Also tells the server when the client has nothing more to send — its last request was read
+   * whole and nothing after it arrived — so the connection closes without lingering.
+   */
   override finish(): void {
     this.overdue = false;
     if (this.watched) this.server._sweeper.unwatch(this);
     this.watched = false;
+    if (this.readWhole && this.rfile.pending === 0 && this.request) expectNothingMore(this.request);
     super.finish();
   }
 
@@ -275,6 +283,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
       // The first request's header deadline runs from the connection's start (see setup()).
       if (this.phase === Phase.Handling) this.arm(this.idle ? Phase.Idle : Phase.Headers);
       this.responded = false;
+      this.readWhole = false;
       this.headStart = this.rfile.consumed ?? 0;
       const next = this.readRequestLine();
       const line = next instanceof Promise ? await next : next;
@@ -295,6 +304,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
       const parsed = await this.parse_request();
       this.disarm();
       if (!parsed) return;
+      this.readWhole = !this.headers.has("Content-Length") && !this.headers.has("Transfer-Encoding");
       const method = (this as unknown as Record<string, unknown>)[methodName(this.command!)];
       if (typeof method !== "function") {
         this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);

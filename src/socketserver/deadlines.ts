@@ -78,6 +78,25 @@ export class DeadlineSweeper {
   };
 }
 
+/**
+ * Connections whose peer has nothing more to send: its last request was read whole (a head with no
+ * body) and no byte after it had arrived. Closing one needs no lingering, as nothing unread can
+ * turn the close into a reset; it closes as soon as what was written has left, as Python's and
+ * Node's own servers close every connection. nginx's `lingering_close on` decides by the same
+ * signs. The HTTP handler marks them (`expectNothingMore`); the server looks (`expectsNothingMore`).
+ */
+const quietPeers = new WeakSet<Socket>();
+
+/** Notes that `socket`'s peer is not expected to send anything more (see `quietPeers`). */
+export function expectNothingMore(socket: Socket): void {
+  quietPeers.add(socket);
+}
+
+/** Whether `socket`'s peer was noted as having nothing more to send. */
+export function expectsNothingMore(socket: Socket): boolean {
+  return quietPeers.has(socket);
+}
+
 /** How long a closed connection keeps reading (and discarding) once everything was sent. */
 const LINGER_MS = 2000;
 /** How long a closed connection may take to send what is still buffered for it. */

@@ -9,7 +9,7 @@ import { createServer, type ListenOptions, type Server, type Socket } from "node
 import { type Address, type AddressFamily, addressRepr, checkServerAddress, describeValue, familyOf, resolveBindHost, AF_INET6 } from "./address.js";
 import { bindError, resolveError } from "./errors.js";
 import type { BaseRequestHandler } from "./handlers.js";
-import { DeadlineSweeper, LingeringSockets } from "./deadlines.js";
+import { DeadlineSweeper, LingeringSockets, expectsNothingMore } from "./deadlines.js";
 import { writeLogLine } from "./log_writer.js";
 import { endAfterWrites, isEnding } from "./writer.js";
 import { AcceptGuard, connectionLimits, type ConnectionLimits } from "./admission.js";
@@ -313,13 +313,16 @@ export abstract class BaseServer<A = Address> {
    * with a reset, which can destroy the response still in flight; so the socket keeps reading
    * (and discarding) until the peer closes: for two seconds at most once everything was sent, and
    * for a minute at most while a client that does not read holds up the end of the response.
+   * A peer known to have nothing more to send (`expectsNothingMore`: its request was read whole)
+   * is not waited for: the socket closes once what was written has left (within that minute).
    */
   close_request(request: Socket): void {
     if (request.destroyed) return;
     // Closing down: no lingering, the socket goes as soon as what was written has left.
     if (this._closed) return closeWhenFlushed(request);
-    request.resume();
-    this._lingering.add(request);
+    if (expectsNothingMore(request)) closeWhenFlushed(request);
+    else request.resume();
+    if (!request.destroyed) this._lingering.add(request);
   }
 
   /**
@@ -685,7 +688,12 @@ export function settleWithin(promise: Promise<unknown>, ms: number): Promise<voi
 /** Destroys a socket once everything written to it (up to its end) has been handed to the kernel. */
 function closeWhenFlushed(socket: Socket): void {
   if (!(socket.writableEnded || isEnding(socket)) || socket.writableFinished) socket.destroy();
-  else socket.once("finish", () => socket.destroy());
+  else socket.once("finish", destroyEmitter);
+}
+
+/** A listener that destroys the socket it is called for: one function for every socket. */
+function destroyEmitter(this: Socket): void {
+  this.destroy();
 }
 
 type ServerConstructor = abstract new (...args: any[]) => BaseServer<any>;
