@@ -1,7 +1,10 @@
 /**
- * Log lines reach stderr in one write per event-loop turn: under load, hundreds of request lines
- * leave in a single system call instead of one each. Lines are written in order, before the
- * process exits, and a write is never later than the end of the current turn.
+ * Log lines reach stderr in one write per event-loop turn, and at most one write per millisecond:
+ * under load, hundreds of request lines leave in a single system call instead of one each. Lines
+ * are written in order and before the process exits; a line leaves at the end of its own turn,
+ * or a millisecond after it was queued when the last write was less than a millisecond ago. A
+ * server closing every connection handles one per turn (libuv accepts one connection per loop
+ * iteration), so without the millisecond each of its requests cost a write of its own.
  *
  * Where several processes share one stderr (`--workers`), a write is atomic only up to
  * `PIPE_BUF` (4096 bytes on Linux) when stderr is a pipe: a longer one may interleave with
@@ -15,14 +18,23 @@ import { writeSync } from "node:fs";
 let pending = "";
 let scheduled = false;
 let maxWriteBytes = Infinity;
+/** When (`performance.now()`) the last write left. */
+let lastWrite = -Infinity;
+/** The least time between two writes, in milliseconds. */
+let writeInterval = 1;
 
 /** Queues a whole line (with its newline) for stderr. */
 export function writeLogLine(line: string): void {
   pending += line;
   if (scheduled) return;
   scheduled = true;
-  setImmediate(flushLog);
+  if (performance.now() - lastWrite >= writeInterval) setImmediate(flushLog);
+  else if (timer) timer.refresh();
+  else timer = setTimeout(flushLog, writeInterval);
 }
+
+/** The one timer that flushes lines queued within a millisecond of the last write (re-armed, never re-made). */
+let timer: NodeJS.Timeout | null = null;
 
 /** Writes what is queued now. */
 export function flushLog(): void {
@@ -30,6 +42,7 @@ export function flushLog(): void {
   if (!pending) return;
   const text = pending;
   pending = "";
+  lastWrite = performance.now();
   if (maxWriteBytes === Infinity) process.stderr.write(text);
   else for (const piece of wholeLinePieces(Buffer.from(text), maxWriteBytes)) writeWhole(2, piece);
 }
@@ -47,6 +60,13 @@ function writeWhole(fd: number, data: Buffer): void {
       Atomics.wait(pause, 0, 0, 1); // a millisecond for the reader
     }
   }
+}
+
+/** Sets the least time between two writes (1 ms); for tests, which need a longer one to observe it. @internal */
+export function _setLogWriteInterval(ms: number): void {
+  writeInterval = ms;
+  if (timer) clearTimeout(timer);
+  timer = null;
 }
 
 /** Makes every later write to stderr whole lines of at most `bytes` bytes (see above). */
