@@ -64,6 +64,7 @@ function writeWhole(fd: number, data: Buffer): void {
 
 /** Sets the least time between two writes (1 ms); for tests, which need a longer one to observe it. @internal */
 export function _setLogWriteInterval(ms: number): void {
+  flushLog();
   writeInterval = ms;
   if (timer) clearTimeout(timer);
   timer = null;
