@@ -215,8 +215,8 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
   private requestBody: RequestBody | null = null;
   /** Whether a final response to this request has been started (`send_response`). */
   private responded = false;
-  /** Whether the current request was read whole: a parsed head that announces no body. */
-  private readWhole = false;
+  /** Whether the current request's line and headers were parsed (`parse_request` returned true). */
+  private headParsed = false;
 
   constructor(request: Socket, client_address: Address, server: S) {
     super(request, client_address, server);
@@ -265,7 +265,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
     this.overdue = false;
     if (this.watched) this.server._sweeper.unwatch(this);
     this.watched = false;
-    if (this.readWhole && this.rfile.pending === 0 && this.request) expectNothingMore(this.request);
+    if (this.headParsed && this.rfile.pending === 0 && this.request && !announcesBody(this.headers)) expectNothingMore(this.request);
     super.finish();
   }
 
@@ -283,7 +283,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
       // The first request's header deadline runs from the connection's start (see setup()).
       if (this.phase === Phase.Handling) this.arm(this.idle ? Phase.Idle : Phase.Headers);
       this.responded = false;
-      this.readWhole = false;
+      this.headParsed = false;
       this.headStart = this.rfile.consumed ?? 0;
       const next = this.readRequestLine();
       const line = next instanceof Promise ? await next : next;
@@ -304,7 +304,7 @@ export class BaseHTTPRequestHandler<S extends BaseServer<any> = BaseServer> exte
       const parsed = await this.parse_request();
       this.disarm();
       if (!parsed) return;
-      this.readWhole = !this.headers.has("Content-Length") && !this.headers.has("Transfer-Encoding");
+      this.headParsed = true;
       const method = (this as unknown as Record<string, unknown>)[methodName(this.command!)];
       if (typeof method !== "function") {
         this.send_error(501, `Unsupported method (${pyRepr(this.command)})`);
@@ -914,4 +914,9 @@ function parseVersion(version: string): [number, number] | null {
     numbers.push(Number(part));
   }
   return numbers as [number, number];
+}
+
+/** Whether a request's headers announce a body (`Content-Length` or `Transfer-Encoding`). */
+function announcesBody(headers: HTTPMessage): boolean {
+  return headers.has("Content-Length") || headers.has("Transfer-Encoding");
 }
