@@ -106,6 +106,8 @@ const FLUSH_MS = 60_000;
  * Connections being closed: each reads and drops what the peer still sends (so unread bytes do
  * not turn the close into a reset) until the peer closes too, or until its deadline: two seconds
  * once our side has sent everything, a minute while a client that does not read holds that up.
+ * A connection whose peer has nothing more to send (`expectsNothingMore`) reads nothing and is
+ * destroyed once its writes have left; it is here for that minute's deadline alone.
  * One entry (its deadline) per socket and one sweep for all of them: no listener or timer per
  * connection. The server removes a socket when it closes (`delete`); a sweep drops any it finds
  * destroyed.

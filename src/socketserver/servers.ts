@@ -100,7 +100,10 @@ export abstract class BaseServer<A = Address> {
   readonly _connections = new Set<Socket>();
   /** The deadlines of handlers, handshakes and closing connections, checked by one timer. @internal */
   readonly _sweeper = new DeadlineSweeper();
-  /** Connections already answered and ended, reading until the peer closes (`close_request`). @internal */
+  /**
+   * Connections already answered and ended (`close_request`): reading until the peer closes, or,
+   * when it has nothing more to send, waiting only for what was written to leave. @internal
+   */
   readonly _lingering = new LingeringSockets(this._sweeper);
   /** Called when the last connection and handler are gone (`graceful_close()` waits on it). @internal */
   _onIdle: (() => void) | null = null;
